@@ -1,0 +1,53 @@
+# The two commands of the README are `make book` and `make test`; each sets itself up.
+# Needs only Python >= 3.11 and make.  Everything else goes into .venv from requirements.txt.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PYTHONHASHSEED := 0
+
+.PHONY: book test unit nbval book-strict site-checks lab outputs clean help
+
+help:
+	@echo "make book    execute every chapter and build the HTML book in _build/html"
+	@echo "make test    unit tests, every chapter under nbval, strict book build, built-site checks"
+	@echo "make lab     open the chapters in JupyterLab with live sliders"
+	@echo "make outputs re-execute the chapters and store their text outputs (after an intended change)"
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "dlbook needs Python >= 3.11, got " + sys.version.split()[0] + " (set PYTHON=python3.11)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+# The built book: static sliders are precomputed while the chapters execute.
+book: $(STAMP)
+	DLBOOK_EXPLORERS=static $(BIN)/jupyter-book build --keep-going .
+	@echo "Open _build/html/index.html"
+
+test: unit nbval book-strict site-checks
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests --ignore=tests/site -q
+
+# Every chapter re-executed and its text outputs compared with the stored ones (the regression reference).
+nbval: $(STAMP)
+	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider book -q
+
+# The same build as `make book`, with every Sphinx warning an error.
+book-strict: $(STAMP)
+	DLBOOK_EXPLORERS=static $(BIN)/jupyter-book build --warningiserror --keep-going .
+
+site-checks: $(STAMP)
+	$(BIN)/python -m pytest tests/site -q
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab book/
+
+outputs: $(STAMP)
+	$(BIN)/python -m dlbook.authoring store book/ch*.ipynb
+
+clean:
+	rm -rf _build

@@ -1,0 +1,47 @@
+"""dlbook: the JAX kernels, figures and sliders behind the interactive textbook.
+
+One module per idea; each function's docstring names the chapter that explains it.
+
+* :mod:`dlbook.surfaces` — test losses (quadratics, surfaces with several minima)
+* :mod:`dlbook.optim` — optimizers as ``init``/``update`` pairs (optax style)
+* :mod:`dlbook.descent` — gradient-descent runners (``lax.scan`` trajectories, ``vmap`` sweeps)
+* :mod:`dlbook.data` — data sets and input normalisation
+* :mod:`dlbook.linear` — linear regression
+* :mod:`dlbook.losses` — loss functions
+* :mod:`dlbook.plotting` — plot helpers
+* :mod:`dlbook.widgets` — explorers: sliders that work live and in the static book
+"""
+
+from dlbook import data, descent, linear, losses, optim, plotting, surfaces, widgets
+from dlbook.data import Scaler, fit_minmax, fit_standardize, linear_regression_data, normalize
+from dlbook.descent import (
+    MinimizeResult,
+    Trajectory,
+    critical_learning_rate,
+    gradient_descent,
+    gradient_descent_sweep,
+    minimize,
+    optimize,
+    steps_to_reach,
+)
+from dlbook.linear import add_bias, least_squares, mse_gradient, mse_hessian, mse_loss, predict
+from dlbook.losses import mse
+from dlbook.optim import GradientTransformation, apply_updates, chain, scale, sgd
+from dlbook.plotting import plot_contours, plot_curve_step, plot_descent_1d, plot_losses, plot_path
+from dlbook.surfaces import grid_values, parabola, quadratic, quadratic_matrix, tilted_double_well, wells
+from dlbook.widgets import Explorer, explore, slider
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "data", "descent", "linear", "losses", "optim", "plotting", "surfaces", "widgets",
+    "Scaler", "fit_minmax", "fit_standardize", "linear_regression_data", "normalize",
+    "MinimizeResult", "Trajectory", "critical_learning_rate", "gradient_descent", "gradient_descent_sweep",
+    "minimize", "optimize", "steps_to_reach",
+    "add_bias", "least_squares", "mse_gradient", "mse_hessian", "mse_loss", "predict",
+    "mse",
+    "GradientTransformation", "apply_updates", "chain", "scale", "sgd",
+    "plot_contours", "plot_curve_step", "plot_descent_1d", "plot_losses", "plot_path",
+    "grid_values", "parabola", "quadratic", "quadratic_matrix", "tilted_double_well", "wells",
+    "Explorer", "explore", "slider",
+]

@@ -1,0 +1,130 @@
+"""Data sets and input normalisation.
+
+:func:`linear_regression_data` makes the worked example of chapter 1: targets that are a noisy linear
+function of features whose scales can differ wildly (a flat's area in m² next to its number of rooms).
+:func:`fit_minmax` and :func:`fit_standardize` fit the two normalisations of the chapter on the training
+data; :func:`normalize` applies a fitted :class:`Scaler` (to training and, later, test data alike).
+
+Chapter: ``book/ch01_gradient_descent.ipynb``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from dlbook._checks import as_array, check_finite, check_int, check_ndim, check_shape, is_concrete
+
+Array = jax.Array
+
+__all__ = ["linear_regression_data", "Scaler", "fit_minmax", "fit_standardize", "normalize"]
+
+
+def linear_regression_data(
+    n: int,
+    weights: ArrayLike,
+    bias: float,
+    *,
+    low: ArrayLike,
+    high: ArrayLike,
+    noise: float,
+    key: Array,
+    decimals: int | None = None,
+) -> tuple[Array, Array]:
+    """Synthetic regression data ``y = X w + b + ε`` with ``Xᵢⱼ ~ U(lowⱼ, highⱼ)``, ``ε ~ N(0, noise²)``.
+
+    Args:
+      n: number of examples.
+      weights: true ``w``, shape ``(d,)``.
+      bias: true ``b``.
+      low, high: per-feature ranges, shape ``(d,)``, ``low < high``.
+      noise: standard deviation of ``ε`` (≥ 0).
+      key: a ``jax.random`` key (keyword-only: all randomness is explicit).
+      decimals: if given, features are rounded to this many decimals before ``y`` is computed (e.g. 0
+        for whole square metres and whole rooms); rounded features are exactly representable, so
+        quantities computed from ``X`` alone are identical on every machine.
+
+    Returns:
+      ``(X, y)`` with shapes ``(n, d)`` and ``(n,)``.
+    """
+    n = check_int("n", n, minimum=1)
+    w = as_array("weights", weights)
+    check_ndim("weights", w, 1, "(d,)")
+    d = w.shape[0]
+    lo, hi = as_array("low", low), as_array("high", high)
+    check_shape("low", lo, (d,), f"({d},) to match weights")
+    check_shape("high", hi, (d,), f"({d},) to match weights")
+    for name, v in (("weights", w), ("low", lo), ("high", hi), ("bias", bias), ("noise", noise)):
+        check_finite(name, v)
+    if is_concrete((lo, hi)) and not bool(jnp.all(jnp.asarray(lo) < jnp.asarray(hi))):
+        raise ValueError(f"low must be < high for every feature, got low={lo}, high={hi}")
+    if is_concrete(noise) and float(noise) < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    if not isinstance(key, jax.Array) or not (key.shape == (2,) or jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
+        raise TypeError("key must be a jax.random key, e.g. jax.random.key(0)")
+    kx, ke = jax.random.split(key)
+    u = jax.random.uniform(kx, (n, d))
+    X = jnp.asarray(lo) + u * (jnp.asarray(hi) - jnp.asarray(lo))
+    if decimals is not None:
+        X = jnp.round(X, check_int("decimals", decimals, minimum=0))
+    y = jnp.matmul(X, jnp.asarray(w, dtype=X.dtype), precision=jax.lax.Precision.HIGHEST) + bias + noise * jax.random.normal(ke, (n,))
+    return X, y
+
+
+class Scaler(NamedTuple):
+    """A fitted affine normalisation ``x' = (x − shift) / scale``, per feature."""
+
+    shift: Array
+    scale: Array
+
+
+def _check_features(X: ArrayLike) -> Array:
+    X = as_array("X", X)
+    check_ndim("X", X, 2, "(n, d)")
+    check_finite("X", X)
+    return jnp.asarray(X)
+
+
+def fit_minmax(X: ArrayLike) -> Scaler:
+    """Min-max normalisation ``x' = (x − min x) / (max x − min x)``: every feature into ``[0, 1]``.
+
+    A constant feature (``max = min``) gets scale 1, so it maps to 0 instead of dividing by zero.
+
+    Args:
+      X: training features, shape ``(n, d)``.
+    """
+    X = _check_features(X)
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    rng = hi - lo
+    return Scaler(lo, jnp.where(rng > 0, rng, 1.0))
+
+
+def fit_standardize(X: ArrayLike) -> Scaler:
+    """Standardisation ``x' = (x − μ) / σ``: every feature to mean 0, standard deviation 1.
+
+    A constant feature (``σ = 0``) gets scale 1.
+
+    Args:
+      X: training features, shape ``(n, d)``.
+    """
+    X = _check_features(X)
+    mu, sd = X.mean(axis=0), X.std(axis=0)
+    return Scaler(mu, jnp.where(sd > 0, sd, 1.0))
+
+
+def normalize(X: ArrayLike, scaler: Scaler) -> Array:
+    """Apply a fitted :class:`Scaler`: ``(X − shift) / scale``.
+
+    Example:
+      >>> X = jnp.array([[0.0, 10.0], [2.0, 30.0]])
+      >>> normalize(X, fit_minmax(X)).tolist()
+      [[0.0, 0.0], [1.0, 1.0]]
+    """
+    X = _check_features(X)
+    if not isinstance(scaler, Scaler):
+        raise TypeError(f"scaler must be a Scaler from fit_minmax or fit_standardize, got {type(scaler).__name__}")
+    check_shape("scaler.shift", scaler.shift, (X.shape[1],), f"({X.shape[1]},) to match X")
+    return (X - scaler.shift) / scaler.scale

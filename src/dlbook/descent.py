@@ -1,0 +1,288 @@
+"""Gradient-descent runners: whole trajectories in one ``lax.scan``, sweeps in one ``vmap``.
+
+``w_{t+1} = w_t − α ∇𝓛(w_t)``.  :func:`optimize` runs any :mod:`dlbook.optim` optimizer for a fixed
+number of steps and returns every iterate and every loss; :func:`gradient_descent` is the jitted plain-GD
+case; :func:`gradient_descent_sweep` runs many learning rates and starting points at once;
+:func:`minimize` stops when the change of the loss falls below a tolerance or a step cap is reached.
+
+Chapter: ``book/ch01_gradient_descent.ipynb``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.typing import ArrayLike
+
+from dlbook import optim
+from dlbook._checks import (
+    as_array,
+    check_callable,
+    check_finite,
+    check_int,
+    check_ndim,
+    check_positive,
+    is_concrete,
+)
+
+Array = jax.Array
+PyTree = Any
+LossFn = Callable[..., Array]
+
+__all__ = [
+    "Trajectory",
+    "MinimizeResult",
+    "optimize",
+    "gradient_descent",
+    "gradient_descent_sweep",
+    "minimize",
+    "critical_learning_rate",
+    "steps_to_reach",
+]
+
+
+class Trajectory(NamedTuple):
+    """Iterates and losses of a run: ``params[t]`` is ``w_t`` (leading axis ``num_steps + 1``)."""
+
+    params: PyTree
+    losses: Array
+
+
+class MinimizeResult(NamedTuple):
+    """Final parameters and loss, the number of steps taken and whether the tolerance was met."""
+
+    params: PyTree
+    loss: Array
+    num_steps: Array
+    converged: Array
+
+
+def optimize(
+    loss_fn: LossFn,
+    params: PyTree,
+    optimizer: optim.GradientTransformation,
+    num_steps: int,
+    *,
+    args: tuple = (),
+) -> Trajectory:
+    """Run ``optimizer`` on ``loss_fn`` for ``num_steps`` steps with one ``lax.scan``.
+
+    Each step evaluates ``𝓛(w_t)`` and ``∇𝓛(w_t)`` together (``jax.value_and_grad``) and applies
+    ``w_{t+1} = w_t + update(∇𝓛(w_t))``.  Traceable: call it inside ``jit``/``vmap``.
+
+    Args:
+      loss_fn: ``loss_fn(params, *args) -> scalar``.
+      params: initial parameters ``w_0`` (any pytree of float arrays).
+      optimizer: a :class:`dlbook.optim.GradientTransformation`.
+      num_steps: number of updates ``T`` (static).
+      args: extra arguments passed to ``loss_fn`` (e.g. the data ``X, y``).
+
+    Returns:
+      :class:`Trajectory` with ``params`` stacked to ``(T + 1, ...)`` and ``losses`` of shape ``(T + 1,)``.
+    """
+    check_callable("loss_fn", loss_fn)
+    optim._check_optimizer("optimizer", optimizer)
+    num_steps = check_int("num_steps", num_steps, minimum=0)
+    value_and_grad = jax.value_and_grad(loss_fn)
+
+    def step(carry, _):
+        w, state = carry
+        loss, g = value_and_grad(w, *args)
+        updates, state = optimizer.update(g, state, w)
+        return (optim.apply_updates(w, updates), state), (w, loss)
+
+    (w_last, _), (ws, losses) = lax.scan(step, (params, optimizer.init(params)), length=num_steps)
+    all_w = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b[None]]), ws, w_last)
+    return Trajectory(all_w, jnp.append(losses, loss_fn(w_last, *args)))
+
+
+@partial(jax.jit, static_argnames=("loss_fn", "num_steps"))
+def _gd(loss_fn: LossFn, w0: PyTree, learning_rate: Array, num_steps: int, args: tuple) -> Trajectory:
+    return optimize(loss_fn, w0, optim.sgd(learning_rate), num_steps, args=args)
+
+
+def _check_start(name: str, w0: Any) -> Any:
+    leaves = jax.tree_util.tree_leaves(w0)
+    if not leaves:
+        raise ValueError(f"{name} must contain at least one array, got {w0!r}")
+    for leaf in leaves:
+        arr = as_array(name, leaf)
+        if not jnp.issubdtype(arr.dtype, jnp.floating) and not jnp.issubdtype(arr.dtype, jnp.integer):
+            raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        check_finite(name, arr)
+    return jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=jnp.result_type(float)), w0)
+
+
+def gradient_descent(
+    loss_fn: LossFn, w0: PyTree, learning_rate: float, num_steps: int, *, args: tuple = ()
+) -> Trajectory:
+    """Plain gradient descent ``w ← w − α ∇𝓛(w)``, jitted; returns the whole trajectory.
+
+    ``loss_fn`` is a static argument: the first call with a new ``loss_fn``/``num_steps`` compiles, later
+    calls with other ``w0``, ``learning_rate`` or ``args`` (same shapes) reuse the compiled code.
+
+    Args:
+      loss_fn: ``loss_fn(w, *args) -> scalar``; must be hashable (a module-level function or a
+        ``functools.partial`` kept in a variable).
+      w0: starting point (pytree of arrays).
+      learning_rate: ``α > 0``.
+      num_steps: number of updates.
+      args: extra (traced) arguments of ``loss_fn``.
+
+    Example:
+      >>> from dlbook.surfaces import parabola
+      >>> traj = gradient_descent(parabola, 4.0, 0.5, 3)
+      >>> [round(float(w), 3) for w in traj.params]
+      [4.0, 2.0, 1.0, 0.5]
+    """
+    check_callable("loss_fn", loss_fn)
+    w0 = _check_start("w0", w0)
+    check_positive("learning_rate", learning_rate)
+    as_array("learning_rate", learning_rate)
+    check_ndim("learning_rate", learning_rate, 0, "() (a scalar)")
+    num_steps = check_int("num_steps", num_steps, minimum=0)
+    return _gd(loss_fn, w0, jnp.asarray(learning_rate, dtype=jnp.result_type(float)), num_steps, tuple(args))
+
+
+@partial(jax.jit, static_argnames=("loss_fn", "num_steps"))
+def _gd_sweep(loss_fn: LossFn, w0s: PyTree, learning_rates: Array, num_steps: int, args: tuple) -> Trajectory:
+    run = lambda w0, lr: optimize(loss_fn, w0, optim.sgd(lr), num_steps, args=args)  # noqa: E731
+    return jax.vmap(run)(w0s, learning_rates)
+
+
+def gradient_descent_sweep(
+    loss_fn: LossFn, w0s: PyTree, learning_rates: ArrayLike, num_steps: int, *, args: tuple = ()
+) -> Trajectory:
+    """Many gradient-descent runs at once: run ``k`` starts at ``w0s[k]`` with rate ``learning_rates[k]``.
+
+    One ``vmap`` over the runs around one ``lax.scan`` over the steps, compiled once.  To sweep learning
+    rates from one start, repeat the start (``jnp.broadcast_to``); for a grid of both, flatten the grid.
+
+    Args:
+      loss_fn: ``loss_fn(w, *args) -> scalar`` (hashable, see :func:`gradient_descent`).
+      w0s: starting points, every leaf with a leading axis of size ``K``.
+      learning_rates: shape ``(K,)``, all > 0.
+      num_steps: number of updates per run.
+      args: extra arguments of ``loss_fn``, shared by all runs.
+
+    Returns:
+      :class:`Trajectory` with ``params`` of shape ``(K, T + 1, ...)`` and ``losses`` ``(K, T + 1)``.
+
+    Example:
+      >>> from dlbook.surfaces import parabola
+      >>> lrs = jnp.array([0.5, 1.0, 2.5])
+      >>> traj = gradient_descent_sweep(parabola, jnp.full(3, 1.0), lrs, 2)
+      >>> [round(float(w), 3) for w in traj.params[:, -1]]
+      [0.25, 0.0, 2.25]
+    """
+    check_callable("loss_fn", loss_fn)
+    lrs = as_array("learning_rates", learning_rates)
+    check_ndim("learning_rates", lrs, 1, "(K,)")
+    check_positive("learning_rates", lrs)
+    w0s = _check_start("w0s", w0s)
+    for leaf in jax.tree_util.tree_leaves(w0s):
+        if leaf.ndim == 0 or leaf.shape[0] != lrs.shape[0]:
+            raise ValueError(
+                f"w0s must have a leading axis of size K={lrs.shape[0]} to match learning_rates, "
+                f"got shape {tuple(leaf.shape)}"
+            )
+    num_steps = check_int("num_steps", num_steps, minimum=0)
+    return _gd_sweep(loss_fn, w0s, jnp.asarray(lrs, dtype=jnp.result_type(float)), num_steps, tuple(args))
+
+
+@partial(jax.jit, static_argnames=("loss_fn", "max_steps"))
+def _minimize(loss_fn, w0, learning_rate, tol, max_steps, args):
+    value_and_grad = jax.value_and_grad(loss_fn)
+
+    def cond(c):
+        _, _, _, t, done = c
+        return jnp.logical_and(t < max_steps, jnp.logical_not(done))
+
+    def body(c):
+        w, loss, g, t, _ = c
+        w_new = jax.tree_util.tree_map(lambda p, gi: p - learning_rate * gi, w, g)
+        loss_new, g_new = value_and_grad(w_new, *args)
+        return w_new, loss_new, g_new, t + 1, jnp.abs(loss - loss_new) < tol
+
+    loss0, g0 = value_and_grad(w0, *args)
+    w, loss, _, t, done = lax.while_loop(cond, body, (w0, loss0, g0, jnp.array(0), jnp.array(False)))
+    return MinimizeResult(w, loss, t, done)
+
+
+def minimize(
+    loss_fn: LossFn,
+    w0: PyTree,
+    learning_rate: float,
+    *,
+    tol: float = 1e-6,
+    max_steps: int = 10_000,
+    args: tuple = (),
+) -> MinimizeResult:
+    """Gradient descent until ``|𝓛(w_{t+1}) − 𝓛(w_t)| < tol`` or ``max_steps`` updates (``lax.while_loop``).
+
+    This is the textbook stopping rule: converged when the training loss stops changing, or give up after
+    a cap.  A diverging run ends at the cap with ``converged == False`` (or a non-finite loss).
+
+    Example:
+      >>> from dlbook.surfaces import parabola
+      >>> r = minimize(parabola, 1.0, 0.5, tol=1e-4)
+      >>> int(r.num_steps), bool(r.converged)
+      (7, True)
+    """
+    check_callable("loss_fn", loss_fn)
+    w0 = _check_start("w0", w0)
+    check_positive("learning_rate", learning_rate)
+    check_positive("tol", tol)
+    max_steps = check_int("max_steps", max_steps, minimum=1)
+    dtype = jnp.result_type(float)
+    return _minimize(loss_fn, w0, jnp.asarray(learning_rate, dtype), jnp.asarray(tol, dtype), max_steps, tuple(args))
+
+
+def critical_learning_rate(hessian: ArrayLike) -> Array:
+    """Largest stable learning rate of gradient descent on a quadratic: ``α* = 2 / λ_max(H)``.
+
+    On ``𝓛(w) = ½ (w − w*)ᵀ H (w − w*)`` the error evolves as ``e_{t+1} = (I − αH) e_t``; along the
+    eigenvector of ``λ_max`` the factor is ``1 − α λ_max``, which has modulus < 1 iff ``α < 2/λ_max``.
+
+    Args:
+      hessian: symmetric positive-definite matrix, shape ``(d, d)``.
+
+    Example:
+      >>> float(critical_learning_rate(jnp.diag(jnp.array([1.0, 4.0]))))
+      0.5
+    """
+    H = as_array("hessian", hessian)
+    check_ndim("hessian", H, 2, "(d, d)")
+    if H.shape[0] != H.shape[1]:
+        raise ValueError(f"hessian must be square, got shape {tuple(H.shape)}")
+    check_finite("hessian", H)
+    if is_concrete(H):
+        Hn = np.asarray(H, dtype=float)
+        if np.abs(Hn - Hn.T).max() > 1e-5 * np.abs(Hn).max():  # float32 round-off allowed
+            raise ValueError("hessian must be symmetric")
+        if np.linalg.eigvalsh(Hn).max() <= 0:
+            raise ValueError("hessian must have a positive eigenvalue; gradient descent has no stable rate otherwise")
+    return 2.0 / jnp.linalg.eigvalsh(jnp.asarray(H))[-1]
+
+
+def steps_to_reach(losses: ArrayLike, target: ArrayLike) -> Array:
+    """First step ``t`` with ``𝓛_t ≤ target``; ``len(losses)`` if never reached (nan counts as not reached).
+
+    Works on the last axis, so a batch of trajectories from :func:`gradient_descent_sweep` gives one
+    count per run.
+
+    Example:
+      >>> int(steps_to_reach(jnp.array([4.0, 2.0, 1.0, 0.5]), 1.0))
+      2
+    """
+    losses = jnp.asarray(as_array("losses", losses))
+    check_ndim("losses", losses, (1, 2, 3), "(..., T)")
+    hit = losses <= target
+    n = losses.shape[-1]
+    return jnp.where(jnp.any(hit, axis=-1), jnp.argmax(hit, axis=-1), n)

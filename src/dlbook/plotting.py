@@ -1,0 +1,177 @@
+"""Plot helpers for the book's figures.
+
+Each helper takes ``ax=None`` (a new figure is made if omitted), draws, and returns the axes; none
+changes global matplotlib state.  Figure text stays in math symbols or English so it renders on any
+machine; the chapter gives the Chinese caption.
+
+Chapter: ``book/ch01_gradient_descent.ipynb``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm
+
+from dlbook._checks import as_array, check_callable, check_ndim, check_positive
+
+__all__ = ["plot_curve_step", "plot_descent_1d", "plot_contours", "plot_path", "plot_losses"]
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt  # only when the caller asked us to make a figure
+
+    return plt.figure(figsize=(5, 3.2)).add_subplot()
+
+
+def plot_curve_step(
+    f: Callable[[jax.Array], jax.Array],
+    w: float,
+    learning_rate: float,
+    *,
+    xlim: tuple[float, float],
+    ax: Axes | None = None,
+    num: int = 400,
+) -> Axes:
+    """A 1-D loss curve with the tangent at ``w`` and one gradient step ``w → w − α f'(w)``.
+
+    The tangent's slope is ``f'(w)``; the arrow shows where the update lands on the curve.
+    """
+    check_callable("f", f)
+    check_positive("learning_rate", learning_rate)
+    ax = _axes(ax)
+    xs = jnp.linspace(*xlim, num)
+    ax.plot(xs, jax.vmap(f)(xs), color="0.3", lw=1.5, label=r"$\mathcal{L}(w)$")
+    fw, g = jax.value_and_grad(f)(jnp.asarray(w, dtype=xs.dtype))
+    half = 0.18 * (xlim[1] - xlim[0])
+    t = np.array([w - half, w + half])
+    ax.plot(t, fw + g * (t - w), color="tab:orange", lw=1.5, label=rf"tangent, slope $\mathcal{{L}}'(w)={float(g):.2f}$")
+    w_new = w - learning_rate * g
+    ax.annotate("", xy=(w_new, f(w_new)), xytext=(w, fw), arrowprops=dict(arrowstyle="->", color="tab:red", lw=1.5))
+    ax.plot([w], [fw], "o", color="tab:blue", label=r"$w$")
+    ax.plot([w_new], [f(w_new)], "o", color="tab:red", label=r"$w - \alpha\,\mathcal{L}'(w)$")
+    ax.set_xlabel(r"$w$")
+    ax.set_ylabel(r"$\mathcal{L}(w)$")
+    ax.legend(fontsize=8, loc="upper center")
+    return ax
+
+
+def plot_descent_1d(
+    f: Callable[[jax.Array], jax.Array],
+    path: ArrayLike,
+    *,
+    xlim: tuple[float, float],
+    ylim: tuple[float, float] | None = None,
+    ax: Axes | None = None,
+    color: str = "tab:red",
+    label: str | None = None,
+) -> Axes:
+    """A 1-D loss curve with the iterates ``w_0, w_1, …`` of a run drawn on it and joined in order."""
+    check_callable("f", f)
+    path = np.asarray(as_array("path", path), dtype=float)
+    check_ndim("path", path, 1, "(T,)")
+    ax = _axes(ax)
+    xs = jnp.linspace(*xlim, 400)
+    ax.plot(xs, jax.vmap(f)(xs), color="0.3", lw=1.5)
+    shown = path[np.isfinite(path) & (path >= xlim[0]) & (path <= xlim[1])]
+    fv = np.asarray(jax.vmap(f)(jnp.asarray(shown))) if shown.size else np.zeros(0)
+    ax.plot(shown, fv, "-o", color=color, ms=3.5, lw=0.9, alpha=0.85, label=label)
+    if shown.size:
+        ax.plot(shown[:1], fv[:1], "s", color="k", ms=5)
+    ax.set_xlim(*xlim)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_xlabel(r"$w$")
+    ax.set_ylabel(r"$\mathcal{L}(w)$")
+    return ax
+
+
+def plot_contours(
+    W1: ArrayLike,
+    W2: ArrayLike,
+    F: ArrayLike,
+    *,
+    ax: Axes | None = None,
+    levels: int | Sequence[float] = 20,
+    log: bool = False,
+    filled: bool = True,
+) -> Axes:
+    """Contour plot of a two-parameter surface from :func:`dlbook.surfaces.grid_values`.
+
+    ``log=True`` spaces the levels geometrically (for losses spanning several orders of magnitude;
+    needs ``F > 0``).
+    """
+    W1, W2, F = (np.asarray(as_array(n, a)) for n, a in (("W1", W1), ("W2", W2), ("F", F)))
+    for name, a in (("W1", W1), ("W2", W2)):
+        if a.shape != F.shape:
+            raise ValueError(f"{name} must have the same shape as F {F.shape}, got {a.shape}")
+    ax = _axes(ax)
+    kw: dict = {}
+    if log:
+        if not np.all(F > 0):
+            raise ValueError("F must be > 0 everywhere when log=True")
+        lv = np.geomspace(F.min(), F.max(), levels if isinstance(levels, int) else len(levels))
+        kw = dict(levels=lv, norm=LogNorm(lv[0], lv[-1]))
+    else:
+        kw = dict(levels=levels)
+    if filled:
+        ax.contourf(W1, W2, F, cmap="viridis", alpha=0.85, **kw)
+    ax.contour(W1, W2, F, colors="white" if filled else "0.4", linewidths=0.5, alpha=0.6, **kw)
+    ax.set_xlabel(r"$w_1$")
+    ax.set_ylabel(r"$w_2$")
+    return ax
+
+
+def plot_path(
+    path: ArrayLike,
+    *,
+    ax: Axes | None = None,
+    color: str = "tab:red",
+    label: str | None = None,
+    markersize: float = 3.0,
+) -> Axes:
+    """A 2-D optimisation path ``w_0, w_1, …`` (shape ``(T, 2)``); the start is a black square.
+
+    Non-finite iterates (a diverged run) are dropped.
+    """
+    p = np.asarray(as_array("path", path), dtype=float)
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"path must have shape (T, 2), got {p.shape}")
+    p = p[np.all(np.isfinite(p), axis=1)]
+    ax = _axes(ax)
+    ax.plot(p[:, 0], p[:, 1], "-o", color=color, ms=markersize, lw=1.0, label=label)
+    if len(p):
+        ax.plot(p[0, 0], p[0, 1], "s", color="k", ms=5)
+    return ax
+
+
+def plot_losses(
+    losses: ArrayLike,
+    *,
+    labels: Sequence[str] | None = None,
+    ax: Axes | None = None,
+    log: bool = True,
+) -> Axes:
+    """Loss curves ``𝓛_t`` against step ``t``; ``losses`` is ``(T,)`` or ``(K, T)`` (one curve per row)."""
+    L = np.asarray(as_array("losses", losses), dtype=float)
+    check_ndim("losses", L, (1, 2), "(T,) or (K, T)")
+    L = np.atleast_2d(L)
+    if labels is not None and len(labels) != L.shape[0]:
+        raise ValueError(f"labels must have one entry per curve ({L.shape[0]}), got {len(labels)}")
+    ax = _axes(ax)
+    for k, row in enumerate(L):
+        ax.plot(np.arange(row.size), row, lw=1.5, label=None if labels is None else labels[k])
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("step $t$")
+    ax.set_ylabel(r"loss $\mathcal{L}(w_t)$")
+    if labels is not None:
+        ax.legend(fontsize=8)
+    return ax
