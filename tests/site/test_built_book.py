@@ -1,0 +1,107 @@
+"""Checks of the built HTML book (`make book` / the strict build in `make test` must run first).
+
+Static explorers: present, within budget, self-contained, starting on the default frame; pages within
+the page-weight budget; every figure with alt text.  (Browser-driven checks are issue #3's tests.)
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from dlbook.widgets import MAX_EXPLORER_BYTES
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+CHAPTERS = sorted((ROOT / "book").glob("ch*.ipynb"))
+MAX_PAGE_BYTES = 8_000_000
+MIN_EXPLORERS = 3
+
+EXPLORER_RE = re.compile(r'<div class="dlbook-explorer" id="(dlx-[0-9a-f]+)" data-dlbook-explorer="(\d+)">(.*?)</script></div>', re.S)
+
+
+def page(ch: Path) -> Path:
+    return HTML / "book" / (ch.stem + ".html")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def built():
+    if not (HTML / "index.html").exists():
+        pytest.fail("_build/html is missing: run `make book` (make test builds it before these checks)")
+
+
+class _Imgs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.imgs = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.imgs.append(dict(attrs))
+
+
+def explorers(html: str):
+    out = []
+    for m in EXPLORER_RE.finditer(html):
+        block = m.group(0)
+        data = json.loads(re.search(r'<script type="application/json" class="dlx-data">(.*?)</script>', block, re.S).group(1))
+        out.append((m.group(1), int(m.group(2)), block, data))
+    return out
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_page_weight(ch):
+    html = page(ch).read_text(encoding="utf-8")
+    p = _Imgs()
+    p.feed(html)
+    images = [HTML / "book" / i["src"] for i in p.imgs if not i.get("src", "").startswith("data:")]
+    total = len(html.encode("utf-8")) + sum(f.stat().st_size for f in images if f.exists())
+    print(f"{ch.stem}: {total / 1e6:.2f} MB (HTML + images)")
+    assert total <= MAX_PAGE_BYTES
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=lambda p: p.stem)
+def test_every_image_has_alt_text(ch):
+    p = _Imgs()
+    p.feed(page(ch).read_text(encoding="utf-8"))
+    assert p.imgs
+    for img in p.imgs:
+        assert img.get("alt", "").strip(), f"image without alt text: {img.get('src', '')[:80]}"
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=lambda p: p.stem)
+def test_static_explorers(ch):
+    html = page(ch).read_text(encoding="utf-8")
+    found = explorers(html)
+    assert len(found) >= MIN_EXPLORERS, f"{ch.stem} has {len(found)} static explorers, needs {MIN_EXPLORERS}"
+    assert "widget-view+json" not in html and "widget-state+json" not in html  # no dead live widgets
+    for uid, start, block, data in found:
+        assert len(block.encode("utf-8")) <= MAX_EXPLORER_BYTES
+        assert not re.search(r"https?://", block), "explorers must not load anything from the network"
+        shape = data["shape"]
+        n = 1
+        for s in shape:
+            n *= s
+        assert len(data["frames"]) == n and n > 1
+        assert all(base64.b64decode(f)[:8] == b"\x89PNG\r\n\x1a\n" for f in data["frames"])
+        assert len(set(data["frames"])) > 1, "all frames identical: the sliders would change nothing"
+        ranges = re.findall(r'<input type="range" id="([^"]+)" min="0" max="(\d+)" step="1" value="(\d+)" aria-valuetext="([^"]*)">', block)
+        assert len(ranges) == len(shape)
+        idx = 0
+        for (sid, mx, val, text), size, values in zip(ranges, shape, data["values"]):
+            assert int(mx) == size - 1 and text == values[int(val)]
+            assert f'<label for="{sid}">' in block and f'<output for="{sid}"' in block
+            idx = idx * size + int(val)
+        assert idx == start, "the first frame shown must be the one of the sliders' default positions"
+        img_src = re.search(r'<img class="dlx-img"[^>]* alt="([^"]+)" src="data:image/png;base64,([^"]+)"', block)
+        assert img_src and img_src.group(2) == data["frames"][start]
+
+
+def test_no_frames_in_committed_notebooks():
+    for ch in CHAPTERS:
+        assert "data-dlbook-explorer" not in ch.read_text(encoding="utf-8")
