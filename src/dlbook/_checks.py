@@ -35,6 +35,7 @@ def as_array(name: str, x: Any) -> Any:
 
 def check_finite(name: str, x: Any) -> None:
     """Raise ``ValueError`` if a concrete ``x`` contains nan or inf."""
+    x = as_array(name, x)
     if is_concrete(x):
         arr = np.asarray(x)
         if not np.all(np.isfinite(arr)):

@@ -105,14 +105,17 @@ def fit_minmax(X: ArrayLike) -> Scaler:
 def fit_standardize(X: ArrayLike) -> Scaler:
     """Standardisation ``x' = (x − μ) / σ``: every feature to mean 0, standard deviation 1.
 
-    A constant feature (``σ = 0``) gets scale 1.
+    A constant feature (``σ = 0``, up to floating-point rounding) gets scale 1, so it maps to 0.
 
     Args:
       X: training features, shape ``(n, d)``.
     """
     X = _check_features(X)
     mu, sd = X.mean(axis=0), X.std(axis=0)
-    return Scaler(mu, jnp.where(sd > 0, sd, 1.0))
+    # A constant column has sd = 0 in exact arithmetic but a few ulps in floating point: treat any
+    # spread below the rounding level of the column's values as none.
+    noise = 16 * jnp.finfo(X.dtype).eps * jnp.max(jnp.abs(X), axis=0)
+    return Scaler(mu, jnp.where(sd > noise, sd, 1.0))
 
 
 def normalize(X: ArrayLike, scaler: Scaler) -> Array:

@@ -288,9 +288,9 @@ class Explorer:
             f'<div class="dlbook-explorer" id="{uid}" data-dlbook-explorer="{start}">'
             f"<style>#{uid}{{max-width:{w}px;margin:1em 0;font-family:sans-serif}}"
             f"#{uid} img{{width:100%;height:auto;display:block}}"
-            f"#{uid} .dlx-row{{display:flex;align-items:center;gap:.6em;margin:.2em 0}}"
-            f"#{uid} .dlx-row label{{min-width:4em}}#{uid} .dlx-row input{{flex:1}}"
-            f"#{uid} output{{min-width:4.5em;font-variant-numeric:tabular-nums}}</style>"
+            f"#{uid} .dlx-controls{{display:grid;grid-template-columns:max-content 1fr 5em;gap:.3em .8em;align-items:center}}"
+            f"#{uid} .dlx-row{{display:contents}}#{uid} input{{width:100%}}"
+            f"#{uid} output{{font-variant-numeric:tabular-nums}}</style>"
             f'<img class="dlx-img" width="{w}" height="{h}" alt="{alt}" '
             f'src="data:image/png;base64,{payload["frames"][start]}">'
             f'<div class="dlx-controls">{"".join(rows)}</div>'
