@@ -30,7 +30,7 @@ book: $(STAMP)
 test: unit nbval book-strict site-checks
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/site -q
+	$(BIN)/python -m pytest tests --ignore=tests/site -q -p no:cacheprovider
 
 # Every chapter re-executed and its text outputs compared with the stored ones (the regression reference).
 nbval: $(STAMP)
@@ -41,7 +41,7 @@ book-strict: $(STAMP)
 	DLBOOK_EXPLORERS=static $(BIN)/jupyter-book build --warningiserror --keep-going .
 
 site-checks: $(STAMP)
-	$(BIN)/python -m pytest tests/site -q
+	$(BIN)/python -m pytest tests/site -q -p no:cacheprovider
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/

@@ -14,3 +14,4 @@ os.environ["DLBOOK_EXPLORERS"] = "live"   # nbval runs the live explorers: no fr
 def pytest_collectstart(collector):
     if getattr(collector, "fspath", None) is not None and collector.fspath.ext == ".ipynb":
         collector.skip_compare += ("text/html", "image/svg+xml", "application/javascript", "stderr")
+

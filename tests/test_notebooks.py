@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,12 +69,17 @@ def test_strip_outputs_keeps_text_and_drops_the_rest():
     assert "widgets" not in nb.metadata
 
 
-def _run_nbval(tmp_path: Path, stored_text: str | None) -> subprocess.CompletedProcess:
-    """Run nbval on a one-cell notebook that prints a dlbook number, with ``stored_text`` as reference."""
-    cell = nbformat.v4.new_code_cell('import dlbook as db\nprint(f"{float(db.parabola(3.0, curvature=2.0)):.4f}")')
+PROBE = 'import dlbook as db\nprint(f"{float(db.parabola(3.0, curvature=2.0)):.4f}")'
+
+
+def _run_nbval(tmp_path: Path, stored_text: str | list[str] | None, source: str = PROBE) -> subprocess.CompletedProcess:
+    """Run nbval, configured as for the book (the root conftest.py), on a one-cell notebook."""
+    shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
+    cell = nbformat.v4.new_code_cell(source)
     cell.execution_count = 1
     if stored_text is not None:
-        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=stored_text)]
+        texts = [stored_text] if isinstance(stored_text, str) else stored_text
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=t) for t in texts]
     nb = nbformat.v4.new_notebook(cells=[cell])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = tmp_path / "probe.ipynb"
@@ -98,3 +104,23 @@ def test_nbval_rejects_a_changed_number(tmp_path):
 def test_nbval_rejects_a_cell_stored_without_outputs(tmp_path):
     res = _run_nbval(tmp_path, None)
     assert res.returncode != 0 and "Unexpected output fields" in res.stdout
+
+
+def test_nbval_compares_text_not_how_it_was_split(tmp_path):
+    # the reference stores the printout in two stream outputs (as a kernel may send it): nbval joins
+    # consecutive streams on both sides, so only the text counts (authoring.store merges them too)
+    res = _run_nbval(tmp_path, ["a\n", "b\n"], source="print('a')\nprint('b')")
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_merge_streams_joins_consecutive_streams_only():
+    out = nbformat.v4.new_output
+    merged = authoring.merge_streams([
+        out("stream", name="stdout", text="a\n"), out("stream", name="stdout", text="b\n"),
+        out("stream", name="stderr", text="w\n"), out("display_data", data={"text/plain": "x"}),
+        out("stream", name="stdout", text="c\n"),
+    ])
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in merged] == [
+        ("stream", "stdout", "a\nb\n"), ("stream", "stderr", "w\n"), ("display_data", None, None),
+        ("stream", "stdout", "c\n"),
+    ]

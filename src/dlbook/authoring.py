@@ -24,6 +24,29 @@ KEPT_MIME = ("text/plain",)
 MAX_NOTEBOOK_BYTES = 300_000
 
 
+def merge_streams(outputs: list) -> list:
+    """Join consecutive stream outputs of the same name (stdout/stderr) into one.
+
+    How a kernel splits printed text into stream messages depends on timing, so the same cell can store
+    one stdout block on one run and three on the next; merged, the text is the same every time.
+    """
+    merged: list = []
+    for out in outputs:
+        if (
+            out.get("output_type") == "stream"
+            and merged
+            and merged[-1].get("output_type") == "stream"
+            and merged[-1].get("name") == out.get("name")
+        ):
+            prev = merged[-1]
+            text = "".join(prev["text"]) if isinstance(prev["text"], list) else prev["text"]
+            add = "".join(out["text"]) if isinstance(out["text"], list) else out["text"]
+            merged[-1] = type(prev)({**prev, "text": text + add})
+        else:
+            merged.append(out)
+    return merged
+
+
 def strip_outputs(nb) -> None:
     """Keep only text outputs (in place): see :data:`KEPT_MIME`; drop stderr and widget state."""
     nb.metadata.pop("widgets", None)
@@ -42,7 +65,7 @@ def strip_outputs(nb) -> None:
                 if not out["data"]:
                     continue
             kept.append(out)
-        cell.outputs = kept
+        cell.outputs = merge_streams(kept)
 
 
 def store(path: Path, timeout: int = 600) -> None:
