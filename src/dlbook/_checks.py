@@ -23,12 +23,14 @@ def is_concrete(x: Any) -> bool:
 def as_array(name: str, x: Any) -> Any:
     """Return ``x`` as an array-like with a shape, or raise naming ``name``."""
     if isinstance(x, jax.Array | np.ndarray):
+        if x.dtype == bool:
+            raise TypeError(f"{name} must be a number or numeric array, got a boolean")
         return x
     try:
         arr = np.asarray(x)
     except Exception as err:  # noqa: BLE001 - re-raised with the argument's name
         raise TypeError(f"{name} must be array-like, got {type(x).__name__}") from err
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise TypeError(f"{name} must be numeric array-like, got {type(x).__name__} of dtype {arr.dtype}")
     return arr
 

@@ -130,4 +130,5 @@ def normalize(X: ArrayLike, scaler: Scaler) -> Array:
     if not isinstance(scaler, Scaler):
         raise TypeError(f"scaler must be a Scaler from fit_minmax or fit_standardize, got {type(scaler).__name__}")
     check_shape("scaler.shift", scaler.shift, (X.shape[1],), f"({X.shape[1]},) to match X")
+    check_shape("scaler.scale", scaler.scale, (X.shape[1],), f"({X.shape[1]},) to match X")
     return (X - scaler.shift) / scaler.scale

@@ -108,6 +108,8 @@ def _gd(loss_fn: LossFn, w0: PyTree, learning_rate: Array, num_steps: int, args:
 
 
 def _check_start(name: str, w0: Any) -> Any:
+    if isinstance(w0, list):  # a reader's [1.0, 2.0] means a vector, not a pytree of two scalars
+        w0 = as_array(name, w0)
     leaves = jax.tree_util.tree_leaves(w0)
     if not leaves:
         raise ValueError(f"{name} must contain at least one array, got {w0!r}")
@@ -238,6 +240,7 @@ def minimize(
     check_callable("loss_fn", loss_fn)
     w0 = _check_start("w0", w0)
     check_positive("learning_rate", learning_rate)
+    check_ndim("learning_rate", learning_rate, 0, "() (a scalar)")
     check_positive("tol", tol)
     max_steps = check_int("max_steps", max_steps, minimum=1)
     dtype = jnp.result_type(float)
@@ -283,6 +286,8 @@ def steps_to_reach(losses: ArrayLike, target: ArrayLike) -> Array:
     """
     losses = jnp.asarray(as_array("losses", losses))
     check_ndim("losses", losses, (1, 2, 3), "(..., T)")
+    target = as_array("target", target)
+    check_ndim("target", target, 0, "() (a scalar)")
     hit = losses <= target
     n = losses.shape[-1]
     return jnp.where(jnp.any(hit, axis=-1), jnp.argmax(hit, axis=-1), n)

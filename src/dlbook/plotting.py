@@ -117,7 +117,7 @@ def plot_contours(
     if log:
         if not np.all(F > 0):
             raise ValueError("F must be > 0 everywhere when log=True")
-        lv = np.geomspace(F.min(), F.max(), levels if isinstance(levels, int) else len(levels))
+        lv = np.geomspace(F.min(), F.max(), levels) if isinstance(levels, int) else np.asarray(levels, dtype=float)
         kw = dict(levels=lv, norm=LogNorm(lv[0], lv[-1]))
     else:
         kw = dict(levels=levels)

@@ -96,6 +96,8 @@ def quadratic(w: ArrayLike, A: ArrayLike, center: ArrayLike | None = None) -> Ar
     A = jnp.asarray(A)
     check_ndim("w", w, 1, "(d,)")
     check_shape("A", A, (w.shape[0], w.shape[0]), f"({w.shape[0]}, {w.shape[0]}) to match w")
+    if center is not None:
+        check_shape("center", as_array("center", center), w.shape, f"{w.shape} to match w")
     d = w if center is None else w - jnp.asarray(center)
     return 0.5 * jnp.dot(d, jnp.dot(A, d, precision=jax.lax.Precision.HIGHEST), precision=jax.lax.Precision.HIGHEST)
 

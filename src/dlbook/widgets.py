@@ -1,7 +1,8 @@
 """Explorers: one call turns a small computation and a drawing into sliders that work twice.
 
->>> ex = explore(compute, draw, [slider("lr", 0.05, 1.2, 12, default=0.3, label="α")], alt="...")
->>> ex                                         # last expression of a notebook cell
+Usage (the last expression of a notebook cell)::
+
+    explore(compute, draw, [slider("lr", 0.05, 1.2, 12, default=0.3, label="α")], alt="...")
 
 * **Live** (Jupyter, with a kernel): ipywidgets sliders; moving one calls the jitted ``compute`` with
   the new values (traced as arrays, so the first draw compiles and no later move recompiles), then
@@ -120,12 +121,15 @@ def slider(
         if not np.all(np.diff(grid) > 0):
             raise ValueError(f"slider {name!r}: values must be strictly increasing")
     check_finite("default", default)
-    grid = np.round(grid.astype(np.float32).astype(float), 7)  # what the float32 kernels will see
-    if not grid[0] - 1e-12 <= default <= grid[-1] + 1e-12:
+    grid = grid.astype(np.float32).astype(float)  # exactly what the float32 kernels will see
+    if not grid[0] <= float(np.float32(default)) <= grid[-1]:
         raise ValueError(f"slider {name!r}: default must lie in [{grid[0]:g}, {grid[-1]:g}], got {default}")
     vals = tuple(float(v) for v in grid)
     snapped = vals[int(np.argmin(np.abs(grid - default)))]
-    format(snapped, fmt)  # fail now on a bad format spec
+    try:
+        format(snapped, fmt)  # fail now on a bad format spec
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"slider {name!r}: fmt must be a format spec for floats such as '.3g', got {fmt!r}") from err
     if names is not None:
         names = tuple(str(n) for n in names)
         if len(names) != len(vals):
@@ -169,12 +173,15 @@ def explore(
         raise ValueError(f"sliders must have distinct names, got {names}")
     if not isinstance(alt, str) or not alt.strip():
         raise ValueError("alt must be a non-empty description of the figure")
+    figsize = as_array("figsize", figsize)
+    if np.shape(figsize) != (2,) or not np.all(np.asarray(figsize, dtype=float) > 0):
+        raise ValueError(f"figsize must be (width, height) in inches, both > 0, got {tuple(np.ravel(figsize))}")
     check_int("dpi", dpi, minimum=20)
     check_int("colors", colors, minimum=16)
     if colors > 256:
         raise ValueError(f"colors must be <= 256, got {colors}")
     check_int("max_bytes", max_bytes, minimum=1)
-    return Explorer(compute, draw, sliders, alt, tuple(figsize), dpi, colors, max_bytes)
+    return Explorer(compute, draw, sliders, alt, tuple(float(v) for v in figsize), dpi, colors, max_bytes)
 
 
 class Explorer:
@@ -188,6 +195,7 @@ class Explorer:
         self._batched = jax.jit(jax.vmap(lambda *vals: compute(**dict(zip(self._names, vals)))))
         self._fig = None
         self._widget = None
+        self._serial = next(_ids)  # creation order: tells identical explorers on one page apart
 
     # -- the numbers -----------------------------------------------------------------------------
     @property
@@ -263,7 +271,8 @@ class Explorer:
     def static_html(self) -> str:
         """The self-contained HTML block of the built book (frames inlined as data URIs)."""
         frames = self.frames()
-        uid = "dlx-" + hashlib.sha1(b"".join(frames[:1]) + self.alt.encode()).hexdigest()[:10]
+        # distinct even for two identical explorers on one page (the serial), stable across builds
+        uid = "dlx-" + hashlib.sha1(b"".join(frames[:1]) + self.alt.encode() + str(self._serial).encode()).hexdigest()[:10]
         shape = self.shape
         start = int(np.ravel_multi_index([s.default_index for s in self.sliders], shape))
         payload = {
@@ -294,7 +303,7 @@ class Explorer:
             f'<img class="dlx-img" width="{w}" height="{h}" alt="{alt}" '
             f'src="data:image/png;base64,{payload["frames"][start]}">'
             f'<div class="dlx-controls">{"".join(rows)}</div>'
-            f'<script type="application/json" class="dlx-data">{json.dumps(payload, ensure_ascii=False)}</script>'
+            f'<script type="application/json" class="dlx-data">{_json_in_html(payload)}</script>'
             f"<script>{_STATIC_JS.replace('UID', uid)}</script></div>"
         )
         size = len(block.encode("utf-8"))
@@ -343,6 +352,14 @@ class Explorer:
 
     def __repr__(self) -> str:
         return self.summary()
+
+
+_ids = itertools.count()
+
+
+def _json_in_html(obj: Any) -> str:
+    """JSON safe inside a <script> element: no "</" (which would end it) and no "<!--"."""
+    return json.dumps(obj, ensure_ascii=False).replace("<", "\\u003c")
 
 
 # One small script per explorer: maps slider positions to a frame index (C order) and swaps the image.

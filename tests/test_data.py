@@ -1,0 +1,218 @@
+"""Tests for dlbook.data: the synthetic data set (shapes, ranges, keys) and the normalisations against numpy."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from dlbook.data import Scaler, fit_minmax, fit_standardize, linear_regression_data, normalize
+
+W_TRUE = np.array([0.02, 3.0])
+LOW = np.array([30.0, 1.0])
+HIGH = np.array([150.0, 6.0])
+
+
+def make(n=200, key=0, noise=0.5, **kw):
+    return linear_regression_data(n, W_TRUE, 1.5, low=LOW, high=HIGH, noise=noise, key=jax.random.key(key), **kw)
+
+
+# -- linear_regression_data ---------------------------------------------------------------------------
+
+
+def test_shapes_and_ranges():
+    X, y = make(n=300)
+    assert X.shape == (300, 2) and y.shape == (300,)
+    Xn = np.asarray(X)
+    assert np.all(Xn >= LOW) and np.all(Xn <= HIGH)
+    # the uniform samples fill their range (a loose check on the spread, not on our own numbers)
+    assert np.all(Xn.min(axis=0) < LOW + 0.05 * (HIGH - LOW))
+    assert np.all(Xn.max(axis=0) > HIGH - 0.05 * (HIGH - LOW))
+
+
+def test_reproducible_with_same_key_different_with_another():
+    X1, y1 = make(key=7)
+    X2, y2 = make(key=7)
+    np.testing.assert_array_equal(X1, X2)
+    np.testing.assert_array_equal(y1, y2)
+    X3, y3 = make(key=8)
+    assert not np.allclose(X1, X3)
+    assert not np.allclose(y1, y3)
+
+
+def test_legacy_uint32_key_is_accepted_and_reproducible():
+    a = linear_regression_data(5, W_TRUE, 0.0, low=LOW, high=HIGH, noise=0.1, key=jax.random.PRNGKey(3))
+    b = linear_regression_data(5, W_TRUE, 0.0, low=LOW, high=HIGH, noise=0.1, key=jax.random.PRNGKey(3))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_noise_free_targets_are_exactly_linear():
+    X, y = make(n=50, noise=0.0)
+    np.testing.assert_allclose(y, np.asarray(X, dtype=np.float64) @ W_TRUE + 1.5, rtol=1e-5)
+
+
+def test_noise_level_and_least_squares_recovery():
+    X, y = make(n=4000, noise=0.5)
+    Xb = np.column_stack([np.asarray(X, dtype=np.float64), np.ones(len(y))])
+    coef, *_ = np.linalg.lstsq(Xb, np.asarray(y, dtype=np.float64), rcond=None)
+    np.testing.assert_allclose(coef, [*W_TRUE, 1.5], atol=0.1)
+    resid = np.asarray(y, dtype=np.float64) - Xb @ np.array([*W_TRUE, 1.5])
+    assert abs(resid.std() - 0.5) < 0.05
+    assert abs(resid.mean()) < 0.05
+
+
+def test_bad_input_names_the_argument():
+    key = jax.random.key(0)
+    kw = dict(low=LOW, high=HIGH, noise=0.1, key=key)
+    with pytest.raises(ValueError, match="^n must be >= 1"):
+        linear_regression_data(0, W_TRUE, 0.0, **kw)
+    with pytest.raises(TypeError, match="^n must be an int"):
+        linear_regression_data(10.0, W_TRUE, 0.0, **kw)
+    with pytest.raises(ValueError, match=r"^weights must have shape \(d,\)"):
+        linear_regression_data(10, np.ones((2, 2)), 0.0, **kw)
+    with pytest.raises(ValueError, match=r"^low must have shape \(2,\) to match weights"):
+        linear_regression_data(10, W_TRUE, 0.0, low=[0.0, 0.0, 0.0], high=HIGH, noise=0.1, key=key)
+    with pytest.raises(ValueError, match=r"^high must have shape \(2,\)"):
+        linear_regression_data(10, W_TRUE, 0.0, low=LOW, high=[1.0], noise=0.1, key=key)
+    with pytest.raises(ValueError, match="^low must be < high"):
+        linear_regression_data(10, W_TRUE, 0.0, low=LOW, high=[150.0, 1.0], noise=0.1, key=key)
+    with pytest.raises(ValueError, match="^noise must be >= 0"):
+        linear_regression_data(10, W_TRUE, 0.0, low=LOW, high=HIGH, noise=-0.1, key=key)
+    with pytest.raises(ValueError, match="^noise must be finite"):
+        linear_regression_data(10, W_TRUE, 0.0, low=LOW, high=HIGH, noise=np.nan, key=key)
+    with pytest.raises(ValueError, match="^bias must be finite"):
+        linear_regression_data(10, W_TRUE, np.inf, **kw)
+    with pytest.raises(ValueError, match="^weights must be finite"):
+        linear_regression_data(10, [1.0, np.nan], 0.0, **kw)
+    with pytest.raises(TypeError, match="^key must be a jax.random key"):
+        linear_regression_data(10, W_TRUE, 0.0, low=LOW, high=HIGH, noise=0.1, key=0)
+    with pytest.raises(TypeError, match="^key must be a jax.random key"):
+        linear_regression_data(10, W_TRUE, 0.0, low=LOW, high=HIGH, noise=0.1, key=jnp.zeros(3, jnp.uint32))
+    with pytest.raises(TypeError):  # key is keyword-only
+        linear_regression_data(10, W_TRUE, 0.0, LOW, HIGH, 0.1, key)
+
+
+def test_non_numeric_bias_names_the_argument():
+    with pytest.raises(TypeError, match="^bias must be numeric"):
+        linear_regression_data(10, W_TRUE, "1.5", low=LOW, high=HIGH, noise=0.1, key=jax.random.key(0))
+
+
+# -- fit_minmax / fit_standardize / normalize ---------------------------------------------------------
+
+
+def features(seed=0, n=40):
+    rng = np.random.default_rng(seed)
+    return np.column_stack([rng.uniform(30, 150, n), rng.integers(1, 7, n), rng.normal(0, 1e-3, n)]).astype(np.float32)
+
+
+def test_fit_minmax_against_numpy():
+    X = features()
+    s = fit_minmax(X)
+    assert isinstance(s, Scaler)
+    np.testing.assert_allclose(s.shift, X.min(axis=0))
+    np.testing.assert_allclose(s.scale, X.max(axis=0) - X.min(axis=0), rtol=1e-6)
+    Z = np.asarray(normalize(X, s))
+    np.testing.assert_allclose(Z, (X - X.min(0)) / (X.max(0) - X.min(0)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(Z.min(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(Z.max(axis=0), 1.0, atol=1e-6)
+
+
+def test_fit_standardize_against_numpy():
+    X = features(1)
+    s = fit_standardize(X)
+    X64 = X.astype(np.float64)
+    np.testing.assert_allclose(s.shift, X64.mean(axis=0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(s.scale, X64.std(axis=0), rtol=1e-4)  # population std (ddof=0)
+    Z = np.asarray(normalize(X, s), dtype=np.float64)
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(Z.std(axis=0), 1.0, rtol=1e-4)
+
+
+def test_normalize_applies_the_training_scaler_to_new_data():
+    X_train, X_test = features(2), features(3, n=10)
+    for fit in (fit_minmax, fit_standardize):
+        s = fit(X_train)
+        np.testing.assert_allclose(
+            normalize(X_test, s), (X_test - np.asarray(s.shift)) / np.asarray(s.scale), rtol=1e-6, atol=1e-7
+        )
+
+
+@pytest.mark.parametrize("fit", [fit_minmax, fit_standardize])
+@pytest.mark.parametrize("value", [0.0, 2.0, -0.5, 1024.0])
+def test_constant_column_gets_scale_one_and_maps_to_zero(fit, value):
+    X = np.column_stack([np.linspace(0, 1, 9), np.full(9, value)]).astype(np.float32)
+    s = fit(X)
+    assert float(s.scale[1]) == 1.0
+    Z = np.asarray(normalize(X, s))
+    np.testing.assert_array_equal(Z[:, 1], 0.0)
+    assert np.all(np.isfinite(Z))
+
+
+@pytest.mark.parametrize("n", [7, 100])
+@pytest.mark.parametrize("value", [0.1, 7.7, -123.456])
+def test_constant_column_not_exactly_representable_maps_to_zero(value, n):
+    """float32 rounding leaves the std of such a column a few ulps above 0: it must still count as constant."""
+    X = np.column_stack([np.linspace(0, 1, n), np.full(n, value)]).astype(np.float32)
+    s = fit_standardize(X)
+    assert float(s.scale[1]) == 1.0
+    Z = np.asarray(normalize(X, s))
+    np.testing.assert_allclose(Z[:, 1], 0.0, atol=1e-3)
+    np.testing.assert_allclose(s.scale[0], X[:, 0].astype(np.float64).std(), rtol=1e-5)  # a real column is kept
+
+
+@settings(max_examples=25, deadline=None, database=None, derandomize=True)
+@given(
+    X=hnp.arrays(
+        np.float32,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=2, max_side=4),
+        elements=st.floats(-1e3, 1e3, width=32, allow_subnormal=False),
+    )
+)
+def test_minmax_output_range_property(X):
+    """normalize(X, fit_minmax(X)) lies in [0, 1]; every non-constant column spans exactly 0..1."""
+    Z = np.asarray(normalize(X, fit_minmax(X)))
+    assert np.all(np.isfinite(Z))
+    assert np.all(Z >= -1e-6) and np.all(Z <= 1 + 1e-6)
+    rng = X.max(axis=0) - X.min(axis=0)
+    np.testing.assert_allclose(Z.min(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(Z.max(axis=0)[rng > 0], 1.0, atol=1e-5)
+    np.testing.assert_array_equal(Z[:, rng == 0], 0.0)
+
+
+@settings(max_examples=20, deadline=None, database=None, derandomize=True)
+@given(
+    X=hnp.arrays(
+        np.float32,
+        st.tuples(st.integers(3, 5), st.integers(1, 3)),
+        elements=st.floats(-100, 100, width=32, allow_subnormal=False),
+    ).filter(lambda X: np.all(X.astype(np.float64).std(axis=0) > 1e-2))
+)
+def test_standardize_moments_property(X):
+    Z = np.asarray(normalize(X, fit_standardize(X)), dtype=np.float64)
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(Z.std(axis=0), 1.0, rtol=1e-3)
+
+
+def test_normalisation_bad_input():
+    for fit in (fit_minmax, fit_standardize):
+        with pytest.raises(ValueError, match=r"^X must have shape \(n, d\)"):
+            fit(np.ones(3))
+        with pytest.raises(ValueError, match="^X must be finite"):
+            fit(np.array([[1.0, np.nan]]))
+        with pytest.raises(TypeError, match="^X must be"):
+            fit("X")
+    s = fit_minmax(np.ones((3, 2)))
+    with pytest.raises(TypeError, match="^scaler must be a Scaler"):
+        normalize(np.ones((3, 2)), (0.0, 1.0))
+    with pytest.raises(ValueError, match=r"^scaler.shift must have shape \(3,\) to match X"):
+        normalize(np.ones((3, 3)), s)
+    with pytest.raises(ValueError, match=r"^X must have shape \(n, d\)"):
+        normalize(np.ones(2), s)
+
+
+def test_normalize_checks_scale_shape():
+    with pytest.raises(ValueError, match="scaler.scale"):
+        normalize(np.ones((3, 2)), Scaler(jnp.zeros(2), jnp.ones(3)))

@@ -1,0 +1,387 @@
+"""Tests for dlbook.descent: trajectories against the closed form of GD on a quadratic, sweeps against single
+runs, the stopping rule of minimize against a float64 re-implementation, and no recompilation."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from dlbook import descent
+from dlbook.descent import (
+    MinimizeResult,
+    Trajectory,
+    critical_learning_rate,
+    gradient_descent,
+    gradient_descent_sweep,
+    minimize,
+    optimize,
+    steps_to_reach,
+)
+from dlbook.optim import sgd
+from dlbook.surfaces import parabola, quadratic, quadratic_matrix
+
+A_ILL = np.asarray(quadratic_matrix([1.0, 10.0], 0.3), dtype=np.float64)  # λ = 1, 10; α* = 0.2
+CENTER = np.array([0.5, -1.0])
+W0 = np.array([2.0, 1.5])
+
+
+def bowl(w, A, c):
+    """Module-level (hashable, stable) loss used by the cache tests."""
+    return quadratic(w, A, c)
+
+
+def closed_form_quadratic_path(A, c, w0, lr, T):
+    """w_t − c = (I − αA)^t (w0 − c), in float64."""
+    M = np.eye(len(w0)) - lr * A
+    out, e = [], np.asarray(w0, dtype=np.float64) - c
+    for _ in range(T + 1):
+        out.append(c + e)
+        e = M @ e
+    return np.array(out)
+
+
+# -- optimize / gradient_descent ------------------------------------------------------------------
+
+
+def test_gradient_descent_on_quadratic_matches_closed_form():
+    lr, T = 0.15, 30
+    traj = gradient_descent(bowl, W0, lr, T, args=(A_ILL, CENTER))
+    assert isinstance(traj, Trajectory)
+    assert traj.params.shape == (T + 1, 2) and traj.losses.shape == (T + 1,)
+    ref = closed_form_quadratic_path(A_ILL, CENTER, W0, lr, T)
+    np.testing.assert_allclose(traj.params, ref, rtol=1e-5, atol=1e-5)
+    ref_losses = [0.5 * (w - CENTER) @ A_ILL @ (w - CENTER) for w in ref]
+    np.testing.assert_allclose(traj.losses, ref_losses, rtol=1e-4, atol=1e-6)
+
+
+def test_gradient_descent_parabola_closed_form_and_zero_steps():
+    traj = gradient_descent(parabola, 4.0, 0.5, 6, args=(1.0, 1.0))
+    np.testing.assert_allclose(traj.params, 1.0 + 0.5 ** np.arange(7) * 3.0, rtol=1e-6)
+    np.testing.assert_allclose(traj.losses, 0.5 * (np.asarray(traj.params) - 1.0) ** 2, rtol=1e-6)
+    traj0 = gradient_descent(parabola, 4.0, 0.5, 0)
+    np.testing.assert_allclose(traj0.params, [4.0])
+    np.testing.assert_allclose(traj0.losses, [8.0])
+
+
+@pytest.mark.parametrize("factor, converges", [(0.9, True), (0.98, True), (1.02, False), (1.1, False)])
+def test_gradient_descent_threshold_two_over_lambda_max(factor, converges):
+    """Converges for α < 2/λ_max and diverges for α > 2/λ_max, with α* from critical_learning_rate."""
+    a_star = float(critical_learning_rate(A_ILL))
+    np.testing.assert_allclose(a_star, 2.0 / np.linalg.eigvalsh(A_ILL).max(), rtol=1e-6)
+    lr, T = factor * a_star, 400
+    traj = gradient_descent(bowl, W0, lr, T, args=(A_ILL, CENTER))
+    # the slowest/fastest mode decays/grows by max |1 − αλ| per step: compare the size with the closed form
+    rate = np.max(np.abs(1 - lr * np.linalg.eigvalsh(A_ILL)))
+    err = np.linalg.norm(np.asarray(traj.params[-1], dtype=np.float64) - CENTER)
+    if converges:
+        assert rate < 1
+        assert err < 1e-4
+        assert float(traj.losses[-1]) < 1e-8
+    else:
+        assert rate > 1
+        assert not np.isfinite(err) or err > 1e3 * np.linalg.norm(W0 - CENTER)
+
+
+def test_gradient_descent_with_pytree_params_matches_optax():
+    def loss(p):
+        return jnp.sum((p["w"] - 1.0) ** 2) + 3.0 * (p["b"] + 2.0) ** 2
+
+    p0 = {"w": jnp.array([0.0, 3.0]), "b": jnp.array(1.0)}
+    traj = gradient_descent(loss, p0, 0.1, 20)
+    opt = optax.sgd(0.1)
+    p, s = p0, opt.init(p0)
+    for t in range(21):
+        np.testing.assert_allclose(traj.params["w"][t], p["w"], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(traj.params["b"][t], p["b"], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(traj.losses[t], loss(p), rtol=1e-6, atol=1e-7)
+        u, s = opt.update(jax.grad(loss)(p), s)
+        p = optax.apply_updates(p, u)
+
+
+def test_optimize_is_traceable_and_equals_gradient_descent():
+    run = jax.jit(lambda lr: optimize(parabola, jnp.array(2.0), sgd(lr), 5).params)
+    np.testing.assert_allclose(run(0.3), gradient_descent(parabola, 2.0, 0.3, 5).params, rtol=1e-6)
+    np.testing.assert_allclose(run(0.3), 2.0 * 0.7 ** np.arange(6), rtol=1e-6)
+
+
+def test_gradient_descent_does_not_recompile_for_new_rates_and_starts():
+    gradient_descent(bowl, W0, 0.1, 12, args=(A_ILL, CENTER))
+    n = descent._gd._cache_size()
+    t1 = gradient_descent(bowl, np.array([-1.0, 0.3]), 0.05, 12, args=(A_ILL, CENTER))
+    t2 = gradient_descent(bowl, jnp.array([3.0, 3.0]), 0.17, 12, args=(2.0 * A_ILL, CENTER))
+    assert descent._gd._cache_size() == n
+    ref1 = closed_form_quadratic_path(A_ILL, CENTER, [-1.0, 0.3], 0.05, 12)
+    ref2 = closed_form_quadratic_path(2 * A_ILL, CENTER, [3.0, 3.0], 0.17, 12)
+    np.testing.assert_allclose(t1.params, ref1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(t2.params, ref2, rtol=1e-5, atol=1e-6)
+
+
+def test_gradient_descent_works_under_vmap_and_jit():
+    lrs = jnp.array([0.1, 0.5, 1.2])
+    got = jax.vmap(lambda lr: gradient_descent(parabola, 1.0, lr, 4).params)(lrs)
+    ref = np.array([(1 - float(lr)) ** np.arange(5) for lr in lrs])
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-7)
+
+
+# -- gradient_descent_sweep -----------------------------------------------------------------------
+
+
+def test_sweep_equals_one_run_per_learning_rate():
+    lrs = np.array([0.02, 0.1, 0.19, 0.21])
+    w0s = np.array([[2.0, 1.5], [-1.0, 0.0], [0.5, 3.0], [1.0, 1.0]])
+    sw = gradient_descent_sweep(bowl, w0s, lrs, 25, args=(A_ILL, CENTER))
+    assert sw.params.shape == (4, 26, 2) and sw.losses.shape == (4, 26)
+    for k in range(4):
+        one = gradient_descent(bowl, w0s[k], lrs[k], 25, args=(A_ILL, CENTER))
+        np.testing.assert_allclose(sw.params[k], one.params, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(sw.losses[k], one.losses, rtol=1e-5, atol=1e-6)
+
+
+def test_sweep_docstring_case_against_closed_form_and_no_recompile():
+    lrs = jnp.array([0.5, 1.0, 2.5])
+    sw = gradient_descent_sweep(parabola, jnp.full(3, 1.0), lrs, 3)
+    ref = np.array([(1 - float(lr)) ** np.arange(4) for lr in lrs])
+    np.testing.assert_allclose(sw.params, ref, rtol=1e-6)
+    n = descent._gd_sweep._cache_size()
+    gradient_descent_sweep(parabola, jnp.full(3, -2.0), jnp.array([0.1, 0.2, 0.3]), 3)
+    assert descent._gd_sweep._cache_size() == n
+
+
+def test_sweep_with_pytree_starts():
+    w0s = {"a": jnp.array([1.0, 2.0]), "b": jnp.array([[1.0, 1.0], [0.0, 2.0]])}
+
+    def loss(p):
+        return 0.5 * p["a"] ** 2 + 0.5 * jnp.sum(p["b"] ** 2)
+
+    sw = gradient_descent_sweep(loss, w0s, [0.5, 0.25], 3)
+    assert sw.params["a"].shape == (2, 4) and sw.params["b"].shape == (2, 4, 2)
+    np.testing.assert_allclose(sw.params["a"][1], 2.0 * 0.75 ** np.arange(4), rtol=1e-6)
+    np.testing.assert_allclose(sw.params["b"][0, :, 1], 1.0 * 0.5 ** np.arange(4), rtol=1e-6)
+
+
+# -- minimize -------------------------------------------------------------------------------------
+
+
+def reference_stop_step(losses, tol):
+    """First t ≥ 1 with |L_t − L_{t−1}| < tol, from a float64 sequence."""
+    for t in range(1, len(losses)):
+        if abs(losses[t] - losses[t - 1]) < tol:
+            return t
+    return None
+
+
+@pytest.mark.parametrize("a, lr, w0, tol", [(1.0, 0.5, 1.0, 1e-4), (2.0, 0.1, 3.0, 1e-5), (0.5, 1.0, -2.0, 1e-3)])
+def test_minimize_stops_by_the_tolerance_rule_on_a_parabola(a, lr, w0, tol):
+    r = minimize(parabola, w0, lr, tol=tol, args=(a, 0.0))
+    assert isinstance(r, MinimizeResult)
+    # float64 closed form: L_t = ½ a ((1 − αa)^t w0)²
+    L = [0.5 * a * ((1 - lr * a) ** t * w0) ** 2 for t in range(2000)]
+    T = reference_stop_step(L, tol)
+    # make sure the case is not borderline in float32
+    assert abs(abs(L[T] - L[T - 1]) - tol) > 1e-3 * tol and abs(abs(L[T - 1] - L[T - 2]) - tol) > 1e-3 * tol
+    assert int(r.num_steps) == T and bool(r.converged)
+    np.testing.assert_allclose(float(r.params), (1 - lr * a) ** T * w0, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(float(r.loss), L[T], rtol=1e-3, atol=1e-9)
+
+
+def test_minimize_on_quadratic_checks_the_rule_at_the_end_and_not_before():
+    tol = 1e-6
+    r = minimize(bowl, W0, 0.15, tol=tol, args=(A_ILL, CENTER))
+    T = int(r.num_steps)
+    assert bool(r.converged) and 1 <= T < 10_000
+    traj = gradient_descent(bowl, W0, 0.15, T, args=(A_ILL, CENTER))
+    dL = np.abs(np.diff(np.asarray(traj.losses, dtype=np.float64)))
+    assert dL[-1] < tol
+    assert np.all(dL[:-1] >= tol)
+    np.testing.assert_allclose(r.params, traj.params[-1], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(r.loss, traj.losses[-1], rtol=1e-6, atol=1e-9)
+
+
+def test_minimize_stops_at_max_steps_for_a_diverging_rate():
+    a_star = float(critical_learning_rate(A_ILL))
+    r = minimize(bowl, W0, 1.3 * a_star, tol=1e-6, max_steps=40, args=(A_ILL, CENTER))
+    assert int(r.num_steps) == 40
+    assert not bool(r.converged)
+    assert float(r.loss) > 1e3 * float(bowl(W0, A_ILL, CENTER))
+    # so large that it overflows: still stops at the cap, not converged
+    r = minimize(bowl, W0, 5 * a_star, tol=1e-6, max_steps=300, args=(A_ILL, CENTER))
+    assert int(r.num_steps) == 300 and not bool(r.converged)
+
+
+def test_minimize_does_not_recompile():
+    minimize(bowl, W0, 0.1, tol=1e-5, max_steps=500, args=(A_ILL, CENTER))
+    n = descent._minimize._cache_size()
+    minimize(bowl, -W0, 0.05, tol=1e-4, max_steps=500, args=(A_ILL, CENTER))
+    assert descent._minimize._cache_size() == n
+
+
+# -- critical_learning_rate -----------------------------------------------------------------------
+
+
+def test_critical_learning_rate_against_numpy():
+    rng = np.random.default_rng(3)
+    for d in (1, 2, 5):
+        M = rng.normal(size=(d, d))
+        H = M @ M.T + 0.1 * np.eye(d)
+        np.testing.assert_allclose(critical_learning_rate(H), 2.0 / np.linalg.eigvalsh(H).max(), rtol=1e-5)
+    # indefinite but with a positive eigenvalue: still 2/λ_max
+    np.testing.assert_allclose(critical_learning_rate(np.diag([-1.0, 4.0])), 0.5, rtol=1e-6)
+
+
+def test_critical_learning_rate_under_jit():
+    np.testing.assert_allclose(jax.jit(critical_learning_rate)(jnp.diag(jnp.array([2.0, 8.0]))), 0.25, rtol=1e-6)
+
+
+# -- steps_to_reach -------------------------------------------------------------------------------
+
+
+def reference_steps(row, target):
+    return next((t for t, v in enumerate(row) if v <= target), len(row))
+
+
+def test_steps_to_reach_hand_made():
+    assert int(steps_to_reach(jnp.array([4.0, 2.0, 1.0, 0.5]), 1.0)) == 2
+    assert int(steps_to_reach(jnp.array([4.0, 2.0, 1.0, 0.5]), 10.0)) == 0
+    assert int(steps_to_reach(jnp.array([4.0, 2.0, 1.0, 0.5]), 0.1)) == 4  # never: len(losses)
+    assert int(steps_to_reach(jnp.array([np.nan, np.nan, 0.5]), 1.0)) == 2  # nan is not reached
+    assert int(steps_to_reach(jnp.array([np.nan, np.inf]), 1.0)) == 2
+    assert int(steps_to_reach([3.0, 0.5, 2.0, 0.1], 1.0)) == 1  # first, not last
+
+
+def test_steps_to_reach_batched_2d_and_3d():
+    L = np.array(
+        [
+            [5.0, 3.0, 1.0, 0.2, 0.1],
+            [5.0, 6.0, 7.0, 8.0, 9.0],
+            [0.5, 0.4, 0.3, 0.2, 0.1],
+            [np.nan, np.nan, np.nan, np.nan, np.nan],
+        ]
+    )
+    got = np.asarray(steps_to_reach(L, 0.5))
+    assert got.shape == (4,)
+    assert got.tolist() == [reference_steps(r, 0.5) for r in L] == [3, 5, 0, 5]
+    L3 = np.stack([L, L[::-1]])
+    got3 = np.asarray(steps_to_reach(L3, 0.5))
+    assert got3.shape == (2, 4)
+    assert got3.tolist() == [[reference_steps(r, 0.5) for r in M] for M in L3]
+
+
+def test_steps_to_reach_on_a_sweep():
+    lrs = np.array([0.05, 0.1, 0.4, 1.9, 2.5])
+    sw = gradient_descent_sweep(parabola, np.ones(5), lrs, 60)
+    got = np.asarray(steps_to_reach(sw.losses, 1e-3))
+    assert got.tolist() == [reference_steps(r, 1e-3) for r in np.asarray(sw.losses)]
+    assert got[-1] == 61  # the diverging run never gets there
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lr", [0.0, -0.1, np.nan, np.inf])
+def test_gradient_descent_rejects_bad_learning_rate(lr):
+    with pytest.raises(ValueError, match="^learning_rate must be > 0"):
+        gradient_descent(parabola, 1.0, lr, 3)
+
+
+def test_gradient_descent_rejects_non_scalar_or_non_numeric_learning_rate():
+    with pytest.raises(ValueError, match=r"^learning_rate must have shape \(\)"):
+        gradient_descent(parabola, 1.0, np.array([0.1, 0.2]), 3)
+    with pytest.raises(TypeError, match="^learning_rate must be"):
+        gradient_descent(parabola, 1.0, "0.1", 3)
+
+
+def test_gradient_descent_rejects_bad_start_and_steps():
+    with pytest.raises(ValueError, match="^w0 must be finite"):
+        gradient_descent(parabola, np.nan, 0.1, 3)
+    with pytest.raises(ValueError, match="^w0 must be finite"):
+        gradient_descent(bowl, np.array([1.0, np.inf]), 0.1, 3, args=(A_ILL, CENTER))
+    with pytest.raises(ValueError, match="^w0 must contain at least one array"):
+        gradient_descent(parabola, None, 0.1, 3)
+    with pytest.raises(TypeError, match="^w0 must (hold real numbers|be a number or numeric array, got a boolean)"):
+        gradient_descent(parabola, np.array([True, False]), 0.1, 3)
+    with pytest.raises(TypeError, match="^w0 must be"):
+        gradient_descent(parabola, "one", 0.1, 3)
+    for bad in (3.0, "3", np.float32(3.0), True):
+        with pytest.raises(TypeError, match="^num_steps must be an int"):
+            gradient_descent(parabola, 1.0, 0.1, bad)
+    with pytest.raises(ValueError, match="^num_steps must be >= 0"):
+        gradient_descent(parabola, 1.0, 0.1, -1)
+    with pytest.raises(TypeError, match="^loss_fn must be callable"):
+        gradient_descent("parabola", 1.0, 0.1, 3)
+
+
+def test_gradient_descent_shape_mismatch_between_w_and_A_names_A():
+    with pytest.raises(ValueError, match=r"^A must have shape \(3, 3\) to match w"):
+        gradient_descent(bowl, np.ones(3), 0.1, 3, args=(A_ILL, np.zeros(3)))
+
+
+def test_sweep_rejects_bad_input():
+    with pytest.raises(ValueError, match="^learning_rates must be > 0"):
+        gradient_descent_sweep(parabola, np.ones(2), [0.1, -0.1], 3)
+    with pytest.raises(ValueError, match="^learning_rates must be > 0"):
+        gradient_descent_sweep(parabola, np.ones(2), [0.1, np.nan], 3)
+    with pytest.raises(ValueError, match=r"^learning_rates must have shape \(K,\)"):
+        gradient_descent_sweep(parabola, np.ones(2), 0.1, 3)
+    with pytest.raises(ValueError, match="^w0s must have a leading axis of size K=3"):
+        gradient_descent_sweep(parabola, np.ones(2), [0.1, 0.2, 0.3], 3)
+    with pytest.raises(ValueError, match="^w0s must have a leading axis"):
+        gradient_descent_sweep(parabola, 1.0, [0.1], 3)
+    with pytest.raises(ValueError, match="^w0s must be finite"):
+        gradient_descent_sweep(parabola, np.array([1.0, np.nan]), [0.1, 0.2], 3)
+    with pytest.raises(TypeError, match="^num_steps must be an int"):
+        gradient_descent_sweep(parabola, np.ones(2), [0.1, 0.2], 3.5)
+
+
+def test_minimize_rejects_bad_input():
+    for lr in (0.0, -1.0, np.nan):
+        with pytest.raises(ValueError, match="^learning_rate must be > 0"):
+            minimize(parabola, 1.0, lr)
+    for tol in (0.0, -1e-3, np.nan):
+        with pytest.raises(ValueError, match="^tol must be > 0"):
+            minimize(parabola, 1.0, 0.1, tol=tol)
+    with pytest.raises(ValueError, match="^max_steps must be >= 1"):
+        minimize(parabola, 1.0, 0.1, max_steps=0)
+    with pytest.raises(TypeError, match="^max_steps must be an int"):
+        minimize(parabola, 1.0, 0.1, max_steps=1e4)
+    with pytest.raises(ValueError, match="^w0 must be finite"):
+        minimize(parabola, np.inf, 0.1)
+
+
+def test_minimize_rejects_non_scalar_learning_rate():
+    with pytest.raises(ValueError, match="learning_rate"):
+        minimize(bowl, W0, np.array([0.1, 0.05]), args=(A_ILL, CENTER))
+
+
+def test_optimize_rejects_bad_num_steps_and_loss():
+    with pytest.raises(TypeError, match="^num_steps must be an int"):
+        optimize(parabola, jnp.array(1.0), sgd(0.1), 2.0)
+    with pytest.raises(TypeError, match="^loss_fn must be callable"):
+        optimize(None, jnp.array(1.0), sgd(0.1), 2)
+
+
+def test_critical_learning_rate_rejects_bad_hessians():
+    with pytest.raises(ValueError, match=r"^hessian must have shape \(d, d\)"):
+        critical_learning_rate(np.ones(3))
+    with pytest.raises(ValueError, match="^hessian must be square"):
+        critical_learning_rate(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="^hessian must be symmetric"):
+        critical_learning_rate(np.array([[1.0, 2.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="^hessian must have a positive eigenvalue"):
+        critical_learning_rate(-np.eye(2))
+    with pytest.raises(ValueError, match="^hessian must be finite"):
+        critical_learning_rate(np.array([[np.nan, 0.0], [0.0, 1.0]]))
+    with pytest.raises(TypeError, match="^hessian must be"):
+        critical_learning_rate("H")
+
+
+def test_steps_to_reach_rejects_bad_losses():
+    with pytest.raises(ValueError, match=r"^losses must have shape \(\.\.\., T\)"):
+        steps_to_reach(1.0, 0.5)
+    with pytest.raises(TypeError, match="^losses must be"):
+        steps_to_reach("abc", 0.5)
+
+
+def test_steps_to_reach_rejects_non_numeric_target():
+    with pytest.raises((TypeError, ValueError), match="target"):
+        steps_to_reach(np.ones(3), "a")
