@@ -191,8 +191,9 @@ class Explorer:
         self.compute, self.draw, self.sliders = compute, draw, sliders
         self.alt, self.figsize, self.dpi, self.colors, self.max_bytes = alt, figsize, dpi, colors, max_bytes
         self._names = tuple(s.name for s in sliders)
-        self._live = jax.jit(lambda *vals: compute(**dict(zip(self._names, vals))))
-        self._batched = jax.jit(jax.vmap(lambda *vals: compute(**dict(zip(self._names, vals)))))
+        by_position = lambda *vals: compute(**dict(zip(self._names, vals)))  # noqa: E731 - vmap needs positions
+        self._live = jax.jit(by_position)
+        self._batched = jax.jit(jax.vmap(by_position))
         self._fig = None
         self._widget = None
         self._serial = next(_ids)  # creation order: tells identical explorers on one page apart
