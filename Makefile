@@ -7,11 +7,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: book test unit nbval book-strict site-checks lab outputs clean help
+.PHONY: book test unit nbval book-strict site-checks browser lab outputs clean help
 
 help:
 	@echo "make book    execute every chapter and build the HTML book in _build/html"
-	@echo "make test    unit tests, every chapter under nbval, strict book build, built-site checks"
+	@echo "make test    unit tests, every chapter under nbval, strict book build, built-site checks, browser tests"
 	@echo "make lab     open the chapters in JupyterLab with live sliders"
 	@echo "make outputs re-execute the chapters and store their text outputs (after an intended change)"
 
@@ -27,10 +27,10 @@ book: $(STAMP)
 	DLBOOK_EXPLORERS=static $(BIN)/jupyter-book build --keep-going .
 	@echo "Open _build/html/index.html"
 
-test: unit nbval book-strict site-checks
+test: unit nbval book-strict site-checks browser
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/site -q -p no:cacheprovider
+	$(BIN)/python -m pytest tests --ignore=tests/site --ignore=tests/e2e -q -p no:cacheprovider
 
 # Every chapter re-executed and its text outputs compared with the stored ones (the regression reference).
 nbval: $(STAMP)
@@ -42,6 +42,11 @@ book-strict: $(STAMP)
 
 site-checks: $(STAMP)
 	$(BIN)/python -m pytest tests/site -q -p no:cacheprovider
+
+# The site in a real Chromium (offline) and the chapters in a real JupyterLab; skipped, with one line
+# saying so, where no Chromium is installed (DLBOOK_CHROMIUM=/path picks one).
+browser: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e -q -p no:cacheprovider
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/

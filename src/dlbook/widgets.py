@@ -42,12 +42,15 @@ import numpy as np
 
 from dlbook._checks import as_array, check_callable, check_choice, check_finite, check_int
 
-__all__ = ["Slider", "slider", "explore", "Explorer", "MODE_ENV", "MAX_EXPLORER_BYTES"]
+__all__ = ["Slider", "slider", "explore", "Explorer", "MODE_ENV", "MAX_EXPLORER_BYTES", "MAX_PAGE_BYTES"]
 
 #: Environment variable selecting the explorer mode: ``live`` (default) or ``static``.
 MODE_ENV = "DLBOOK_EXPLORERS"
 #: Budget for one static explorer's HTML (frames included), in bytes.
 MAX_EXPLORER_BYTES = 1_500_000
+#: Budget for one chapter page of the built book: everything a reader's browser loads for it (HTML with its
+#: explorers, figures, scripts, styles, fonts), in bytes.  Checked by tests/site and tests/e2e.
+MAX_PAGE_BYTES = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -296,7 +299,7 @@ class Explorer:
         w, h = (round(self.figsize[0] * self.dpi), round(self.figsize[1] * self.dpi))
         block = (
             f'<div class="dlbook-explorer" id="{uid}" data-dlbook-explorer="{start}">'
-            f"<style>#{uid}{{max-width:{w}px;margin:1em 0;font-family:sans-serif}}"
+            f"<style>#{uid}{{max-width:{w}px;margin:1em 0}}"
             f"#{uid} img{{width:100%;height:auto;display:block}}"
             f"#{uid} .dlx-controls{{display:grid;grid-template-columns:max-content 1fr 5em;gap:.3em .8em;align-items:center}}"
             f"#{uid} .dlx-row{{display:contents}}#{uid} input{{width:100%}}"

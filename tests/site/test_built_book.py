@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from dlbook.widgets import MAX_EXPLORER_BYTES
+from dlbook.widgets import MAX_EXPLORER_BYTES, MAX_PAGE_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 CHAPTERS = sorted((ROOT / "book").glob("ch*.ipynb"))
-MAX_PAGE_BYTES = 8_000_000
 MIN_EXPLORERS = 3
 
 EXPLORER_RE = re.compile(r'<div class="dlbook-explorer" id="(dlx-[0-9a-f]+)" data-dlbook-explorer="(\d+)">(.*?)</script></div>', re.S)

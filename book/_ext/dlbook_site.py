@@ -1,0 +1,98 @@
+"""Sphinx extension for the dlbook site: everything a page loads comes from the build itself.
+
+* MathJax 3 is served from ``_static/mathjax`` instead of a CDN.  The files come from the
+  ``sphinx-mathjax-offline`` wheel on PyPI (installed by requirements.txt), so the rendered book typesets
+  its math with no network at all.  Only the pieces ``tex-chtml.js`` loads are copied: the component
+  itself, the TeX extensions it autoloads, the CHTML fonts and the accessibility / menu modules.
+* Thebe (the "live code" button, which would start a kernel on a remote Binder) is not used by this book:
+  its scripts are left out of the pages.  (Jupyter Book always loads the sphinx-thebe extension, which
+  also adds its configuration script twice, a "redeclared const" error on every page.)
+* Chinese search: Sphinx cuts the pages into words with jieba, helped by ``search_terms.txt`` (the book's
+  terms, so that 学习率 or 反向传播 are one word each), and ``_static/dlbook-search.js`` cuts a query the
+  same way against the index, so a query need not be a single indexed word.
+* ``_static/dlbook.css`` (book/_static) sets a CJK-aware font stack and line height and styles the static
+  explorers.  No web font is fetched: readers' own system fonts render the Chinese text.
+
+Enabled from _config.yml (``sphinx.local_extensions``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+
+MATHJAX_DIST = "sphinx-mathjax-offline"
+MATHJAX_VERSION = "3.2.2"
+MATHJAX_COMPONENT = "tex-chtml.js"
+# Relative to the MathJax root: what tex-chtml.js may load at run time.
+MATHJAX_PARTS = (MATHJAX_COMPONENT, "input/tex/extensions", "output/chtml", "a11y", "sre", "ui", "adaptors")
+STATIC = Path(__file__).resolve().parents[1] / "_static"
+SEARCH_TERMS = Path(__file__).resolve().parent / "search_terms.txt"
+
+
+def mathjax_root() -> Path:
+    try:
+        dist = distribution(MATHJAX_DIST)
+    except PackageNotFoundError as err:  # pragma: no cover - a broken environment
+        raise RuntimeError(
+            f"the book serves MathJax itself and needs the {MATHJAX_DIST!r} package: run `make book`, "
+            "which installs requirements.txt"
+        ) from err
+    root = Path(dist.locate_file(f"{MATHJAX_DIST}/static/mathjax"))
+    component = root / MATHJAX_COMPONENT
+    if not component.is_file():  # pragma: no cover
+        raise RuntimeError(f"{component} is missing: reinstall {MATHJAX_DIST}")
+    head = component.read_text(encoding="utf-8", errors="replace")[:400_000]
+    if f'VERSION="{MATHJAX_VERSION}"' not in head:  # pragma: no cover
+        raise RuntimeError(f"{component} is not MathJax {MATHJAX_VERSION}")
+    return root
+
+
+def _config_inited(app, config):
+    mathjax_root()  # fail early, with a clear message, if the package is missing
+    config.mathjax_path = f"mathjax/{MATHJAX_COMPONENT}"
+    config.html_static_path = [*config.html_static_path, str(STATIC)]
+    if (config.language or "").startswith("zh"):
+        config.html_search_options = {**(config.html_search_options or {}), "dict": str(SEARCH_TERMS)}
+
+
+def _copy_mathjax(app, exc):
+    if exc is not None or app.builder.format != "html":
+        return
+    root = mathjax_root()
+    out = Path(app.outdir) / "_static" / "mathjax"
+    for part in MATHJAX_PARTS:
+        src, dst = root / part, out / part
+        if src.is_dir():
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+
+
+def _thebe_enabled(app) -> bool:
+    return bool((app.config.html_theme_options or {}).get("launch_buttons", {}).get("thebe"))
+
+
+def _is_thebe(asset) -> bool:
+    name = getattr(asset, "filename", None) or str(asset)
+    body = (getattr(asset, "attributes", None) or {}).get("body", "")
+    return "sphinx-thebe" in name or "THEBE_JS_URL" in body
+
+
+def _drop_thebe(app, pagename, templatename, context, doctree):
+    if _thebe_enabled(app):
+        return
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [a for a in context[key] if not _is_thebe(a)]
+
+
+def setup(app):
+    app.connect("config-inited", _config_inited)
+    app.connect("build-finished", _copy_mathjax)
+    app.connect("html-page-context", _drop_thebe)
+    app.add_css_file("dlbook.css")
+    app.add_js_file("dlbook-search.js")
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
