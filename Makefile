@@ -20,6 +20,9 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@# jupyterlab-myst's markdown cells trip JupyterLab's floating cell toolbar (an uncaught TypeError on every
+	@# rendered markdown cell); the book needs neither, so it is off in this environment's JupyterLab.
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyterlab/cell-toolbar-extension >/dev/null 2>&1
 	touch $(STAMP)
 
 # The built book: static sliders are precomputed while the chapters execute.

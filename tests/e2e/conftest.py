@@ -157,7 +157,7 @@ def tab(browser):
             r.abort()
 
     context.route("**/*", route)
-    page.on("pageerror", lambda e: t.errors.append(f"uncaught: {e}"))
+    page.on("pageerror", lambda e: t.errors.append(f"uncaught: {e} at {(e.stack or '').splitlines()[1:3]}"))
     page.on("console", lambda m: t.errors.append(f"console.error: {m.text}") if m.type == "error" else None)
     page.on("requestfailed", lambda r: None if not is_local(r.url) else t.failed.append(f"{r.url} ({r.failure})"))
     page.on("response", lambda r: t.failed.append(f"{r.url} (HTTP {r.status})") if r.status >= 400 else None)
