@@ -25,8 +25,18 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyterlab/cell-toolbar-extension >/dev/null 2>&1
 	touch $(STAMP)
 
+# Chapters are executed with jupyter-cache (`execute_notebooks: cache`), which re-runs a chapter only when its
+# code changes.  A change to the library or the pinned packages changes what every chapter computes, so it
+# empties the cache: the marker file is named after a hash of src/dlbook and requirements.txt.
+LIBHASH := $(shell cat pyproject.toml requirements.txt src/dlbook/*.py 2>/dev/null | $(PYTHON) -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])')
+EXEC_CACHE := _build/.executed-with-$(LIBHASH)
+
+$(EXEC_CACHE):
+	rm -rf _build/.jupyter_cache _build/.executed-with-*
+	mkdir -p _build && touch $@
+
 # The built book: static sliders are precomputed while the chapters execute.
-book: $(STAMP)
+book: $(STAMP) $(EXEC_CACHE)
 	DLBOOK_EXPLORERS=static $(BIN)/jupyter-book build --keep-going .
 	@echo "Open _build/html/index.html"
 
@@ -40,7 +50,7 @@ nbval: $(STAMP)
 	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider book -q
 
 # The same build as `make book`, with every Sphinx warning an error.
-book-strict: $(STAMP)
+book-strict: $(STAMP) $(EXEC_CACHE)
 	DLBOOK_EXPLORERS=static $(BIN)/jupyter-book build --warningiserror --keep-going .
 
 site-checks: $(STAMP)
