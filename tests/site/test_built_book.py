@@ -104,3 +104,31 @@ def test_static_explorers(ch):
 def test_no_frames_in_committed_notebooks():
     for ch in CHAPTERS:
         assert "data-dlbook-explorer" not in ch.read_text(encoding="utf-8")
+
+
+class _Loads(HTMLParser):
+    """What a page makes the browser fetch: scripts, stylesheets, images, media, frames."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("script", "img", "iframe", "audio", "video", "source") and a.get("src"):
+            self.urls.append(a["src"])
+        if tag == "link" and a.get("href") and (a.get("rel") or "") in ("stylesheet", "preload", "icon", "modulepreload"):
+            self.urls.append(a["href"])
+
+
+def test_no_page_loads_anything_from_the_network():
+    """The site works offline (the browser tests check it for real; this check needs no browser)."""
+    pages = [p for p in HTML.rglob("*.html") if not p.relative_to(HTML).parts[0].startswith("_")]
+    assert len(pages) >= 4
+    for p in pages:
+        loads = _Loads()
+        loads.feed(p.read_text(encoding="utf-8"))
+        remote = [u for u in loads.urls if re.match(r"(https?:)?//", u)]
+        assert not remote, f"{p.relative_to(HTML)} loads {remote}"
+    assert (HTML / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax is not served by the site"
+    assert (HTML / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2" / "MathJax_Main-Regular.woff").is_file()
