@@ -7,12 +7,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: book test unit nbval book-strict site-checks browser lab outputs clean help
+.PHONY: book test unit nbval book-strict site-checks browser bench lab outputs clean help
 
 help:
 	@echo "make book    execute every chapter and build the HTML book in _build/html"
 	@echo "make test    unit tests, every chapter under nbval, strict book build, built-site checks, browser tests"
 	@echo "make lab     open the chapters in JupyterLab with live sliders"
+	@echo "make bench   benchmarks: print the table of ratios, write benchmarks/results.json (the 性能 appendix)"
 	@echo "make outputs re-execute the chapters and store their text outputs (after an intended change)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -60,6 +61,16 @@ site-checks: $(STAMP)
 # saying so, where no Chromium is installed (DLBOOK_CHROMIUM=/path picks one).
 browser: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e -q -p no:cacheprovider
+
+# Benchmarks (not part of `make test`: tests never assert a time).  PyTorch and scikit-learn are installed
+# for them only.  BENCH_ARGS="--only sweep optimizers" runs some groups.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) benchmarks/requirements.txt
+	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/

@@ -148,6 +148,20 @@ def test_sweep_docstring_case_against_closed_form_and_no_recompile():
     assert descent._gd_sweep._cache_size() == n
 
 
+def test_sweep_without_path_keeps_losses_and_final_params():
+    lrs = np.array([0.02, 0.1, 0.19, 0.21])
+    w0s = np.array([[2.0, 1.5], [-1.0, 0.0], [0.5, 3.0], [1.0, 1.0]])
+    full = gradient_descent_sweep(bowl, w0s, lrs, 25, args=(A_ILL, CENTER))
+    last = gradient_descent_sweep(bowl, w0s, lrs, 25, args=(A_ILL, CENTER), path=False)
+    assert last.params.shape == (4, 2) and last.losses.shape == (4, 26)
+    np.testing.assert_allclose(last.params, full.params[:, -1], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(last.losses, full.losses, rtol=1e-6, atol=1e-7)
+    traj = optimize(bowl, jnp.asarray(w0s[0]), sgd(0.1), 25, args=(A_ILL, CENTER), path=False)
+    np.testing.assert_allclose(traj.params, gradient_descent(bowl, w0s[0], 0.1, 25, args=(A_ILL, CENTER)).params[-1], rtol=1e-6)
+    with pytest.raises(TypeError, match="^path must be True or False"):
+        gradient_descent_sweep(bowl, w0s, lrs, 25, args=(A_ILL, CENTER), path="no")
+
+
 def test_sweep_with_pytree_starts():
     w0s = {"a": jnp.array([1.0, 2.0]), "b": jnp.array([[1.0, 1.0], [0.0, 2.0]])}
 

@@ -10,6 +10,8 @@
 * Chinese search: Sphinx cuts the pages into words with jieba, helped by ``search_terms.txt`` (the book's
   terms, so that 学习率 or 反向传播 are one word each), and ``_static/dlbook-search.js`` cuts a query the
   same way against the index, so a query need not be a single indexed word.
+* The ``dlbook-benchmarks`` directive renders ``benchmarks/results.json`` (written by ``make bench``) as
+  the table of the 性能 appendix, with the machine it was measured on.
 * ``_static/dlbook.css`` (book/_static) sets a CJK-aware font stack and line height and styles the static
   explorers.  No web font is fetched: readers' own system fonts render the Chinese text.
 
@@ -18,6 +20,7 @@ Enabled from _config.yml (``sphinx.local_extensions``).
 
 from __future__ import annotations
 
+import json
 import shutil
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -89,10 +92,62 @@ def _drop_thebe(app, pagename, templatename, context, doctree):
             context[key] = [a for a in context[key] if not _is_thebe(a)]
 
 
+VERDICT = {True: "达标", False: "**未达标**", None: "待测"}
+MACHINE_FIELDS = (("cpu", "处理器"), ("cores", "核数"), ("memory_gib", "内存 (GiB)"), ("device", "JAX 设备"),
+                  ("os", "系统"), ("python", "Python"), ("jax", "JAX"), ("numpy", "NumPy"), ("torch", "PyTorch"),
+                  ("date", "测量时间"))
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def benchmark_markdown(results: dict) -> list[str]:
+    """The appendix table (MyST markdown lines) for the contents of benchmarks/results.json."""
+    m = results["machine"]
+    lines = ["| 测量项目 | 对比对象 | 结果 | 目标 | 结论 |", "| --- | --- | --- | --- | --- |"]
+    for r in results["rows"]:
+        v = r["value"]
+        shown = "—" if v is None else (f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}")
+        if v is not None:
+            shown += r["unit"] if r["unit"] in ("×", "%") else (f" {r['unit']}" if r["unit"] else "")
+        lines.append(f"| {_cell(r['what'])} | {_cell(r['baseline'])} | {shown} | {_cell(r['target'])} | {VERDICT[r['ok']]} |")
+    lines += ["", "测量环境：" + "；".join(f"{label} {m[k]}" for k, label in MACHINE_FIELDS if k in m) + "。", ""]
+    details = [f"- `{r['key']}`：{_cell(r['detail'])}" for r in results["rows"] if r.get("detail")]
+    if details:
+        lines += ["各项的原始数据：", "", *details, ""]
+    return lines
+
+
+def _benchmarks_directive():
+    from docutils import nodes
+    from docutils.statemachine import StringList
+    from sphinx.util.docutils import SphinxDirective
+
+    class BenchmarksDirective(SphinxDirective):
+        """``{dlbook-benchmarks} path/to/results.json``: the results of ``make bench`` as a table."""
+
+        required_arguments = 1
+
+        def run(self):
+            rel, path = self.env.relfn2path(self.arguments[0])
+            self.env.note_dependency(rel)
+            try:
+                results = json.loads(Path(path).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as err:
+                raise self.error(f"cannot read the benchmark results {path}: {err} (run `make bench`)") from err
+            box = nodes.container(classes=["dlbook-benchmarks"])
+            self.state.nested_parse(StringList(benchmark_markdown(results), source=path), self.content_offset, box)
+            return [box]
+
+    return BenchmarksDirective
+
+
 def setup(app):
     app.connect("config-inited", _config_inited)
     app.connect("build-finished", _copy_mathjax)
     app.connect("html-page-context", _drop_thebe)
+    app.add_directive("dlbook-benchmarks", _benchmarks_directive())
     app.add_css_file("dlbook.css")
     app.add_js_file("dlbook-search.js")
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

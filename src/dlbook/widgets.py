@@ -233,22 +233,26 @@ class Explorer:
 
     # -- the pictures ----------------------------------------------------------------------------
     def _render(self, data: Any, params: dict[str, float]) -> bytes:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from PIL import Image
 
         if self._fig is None:
+            # One figure and one Agg canvas for the explorer's lifetime: the renderer (and with it
+            # matplotlib's cache of parsed math text, e.g. log-axis tick labels) survives from frame to frame.
             # A fixed layout (no constrained layout): one draw pass per frame instead of two.
             self._fig = Figure(figsize=self.figsize, dpi=self.dpi)
+            FigureCanvasAgg(self._fig)
         fig = self._fig
         fig.clear()
         fig.subplots_adjust(left=0.09, right=0.97, bottom=0.15, top=0.9, wspace=0.32, hspace=0.35)
         self.draw(fig, data, **params)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=self.dpi)
-        img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+        fig.canvas.draw()
+        rgb = Image.frombuffer("RGBA", fig.canvas.get_width_height(), fig.canvas.buffer_rgba()).convert("RGB")
         out = io.BytesIO()
-        img.quantize(colors=self.colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
-            out, format="png", optimize=True
+        # Palette PNG: plots have few colours; the octree quantizer keeps them and is fast.
+        rgb.quantize(colors=self.colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
+            out, format="png", compress_level=9
         )
         return out.getvalue()
 

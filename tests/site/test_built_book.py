@@ -132,3 +132,12 @@ def test_no_page_loads_anything_from_the_network():
         assert not remote, f"{p.relative_to(HTML)} loads {remote}"
     assert (HTML / "_static" / "mathjax" / "tex-chtml.js").is_file(), "MathJax is not served by the site"
     assert (HTML / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2" / "MathJax_Main-Regular.woff").is_file()
+
+
+def test_performance_appendix_shows_every_benchmark_row():
+    data = json.loads((ROOT / "benchmarks" / "results.json").read_text(encoding="utf-8"))
+    html = (HTML / "book" / "performance.html").read_text(encoding="utf-8")
+    body = html[html.index('class="dlbook-benchmarks'):]
+    rows = re.findall(r"<tr[ >]", body[: body.index("</table>")])
+    assert len(rows) == 1 + len(data["rows"]), "the 性能 table must have a row per benchmark (and a header)"
+    assert data["machine"]["cpu"] in html and data["machine"]["date"] in html
