@@ -3,7 +3,8 @@
 * Every explorer of every chapter: the chapter is executed in this process (as in Jupyter), then each
   slider is dragged across all its positions, timing what a live slider move costs (the jitted compute,
   the matplotlib redraw, the PNG), and counting recompilations after the first draw.
-* The static frames of each explorer, as ``make book`` renders them.
+* The static frames of each explorer, as ``make book`` renders them (and, first, a check that frames
+  drawn by a ``draw``'s update function are pixel for pixel the frames drawn from scratch).
 * ``make book`` from clean, again with nothing changed, and each chapter's execution in that build.
 """
 
@@ -75,6 +76,8 @@ def bench_explorers() -> list[Row]:
             t0 = time.perf_counter()
             html = ex.static_html()  # all frames, as the build renders them (compile included)
             frame_times.append(time.perf_counter() - t0)
+            if ex.frames() != ex.frames(fresh=True):  # an update function must draw what draw draws
+                raise AssertionError(f"{name}: frames drawn by draw's update function differ from fresh draws")
             names.append(f"{name}（{_n_frames(ex)} 帧，{len(html) / 1e6:.2f} MB）")
     p50, p95 = 1e3 * percentile(moves, 50), 1e3 * percentile(moves, 95)
     worst = max(range(len(frame_times)), key=frame_times.__getitem__)

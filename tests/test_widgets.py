@@ -416,3 +416,50 @@ def test_named_slider_in_both_views():
     box = ex.widget()
     assert isinstance(box.children[0], W.SelectionSlider)
     assert list(box.children[0].options) == [("raw", 0.0), ("min-max", 1.0), ("std", 2.0)]
+
+
+def _draw_with_update(fig, data, lr, w0):
+    """The same figure as `draw`, with the changing parts moved by an update function."""
+    ax = fig.add_subplot()
+    (line,) = ax.plot(data.params, "-o", ms=2)
+    ax.set_ylim(-2.5, 2.5)
+    calls = {"draw": 1, "update": 0}
+
+    def update(data, lr, w0):
+        calls["update"] += 1
+        line.set_ydata(data.params)
+
+    update.calls = calls
+    return update
+
+
+def _draw_with_wrong_update(fig, data, lr, w0):
+    ax = fig.add_subplot()
+    ax.plot(data.params, "-o", ms=2)
+    ax.set_ylim(-2.5, 2.5)
+    return lambda data, lr, w0: None  # forgets to move the line
+
+
+def test_update_function_draws_the_same_frames_and_skips_redrawing(ex, frames):
+    fast = explore(compute, _draw_with_update, ex.sliders, alt=ALT, figsize=FIGSIZE, dpi=DPI, colors=32)
+    got = fast.frames()
+    assert fast._update.calls == {"draw": 1, "update": len(frames) - 1}
+    for a, b in zip(got, frames):  # pixel for pixel what a fresh draw gives
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(a))), np.asarray(Image.open(io.BytesIO(b))))
+    assert fast.frames(fresh=True) == got
+    wrong = explore(compute, _draw_with_wrong_update, ex.sliders, alt=ALT, figsize=FIGSIZE, dpi=DPI, colors=32)
+    assert wrong.frames(fresh=True) != wrong.frames(), "frames(fresh=True) must catch an update that forgets a change"
+    assert fast.render(lr=0.2, w0=-2.0) == frames[0] and fast.compile_count() == 1
+
+
+def test_a_draw_returning_something_not_callable_redraws_every_frame(ex):
+    seen = []
+
+    def draw_returning_axes(fig, data, lr, w0):
+        seen.append(lr)
+        return fig.add_subplot()
+
+    other = explore(compute, draw_returning_axes, ex.sliders, alt=ALT, figsize=FIGSIZE, dpi=DPI)
+    other.render(lr=0.2)
+    other.render(lr=1.8)
+    assert other._update is None and len(seen) == 2
