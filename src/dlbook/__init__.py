@@ -7,12 +7,15 @@ One module per idea; each function's docstring names the chapter that explains i
 * :mod:`dlbook.descent` — gradient-descent runners (``lax.scan`` trajectories, ``vmap`` sweeps)
 * :mod:`dlbook.data` — data sets and input normalisation
 * :mod:`dlbook.linear` — linear regression
+* :mod:`dlbook.logistic` — logistic regression with its closed-form gradient
+* :mod:`dlbook.backprop` — an MLP's forward pass and chapter 2's backward pass, written by hand
 * :mod:`dlbook.losses` — loss functions
 * :mod:`dlbook.plotting` — plot helpers
 * :mod:`dlbook.widgets` — explorers: sliders that work live and in the static book
 """
 
-from dlbook import data, descent, linear, losses, optim, plotting, surfaces, widgets
+from dlbook import backprop, data, descent, linear, logistic, losses, optim, plotting, surfaces, widgets
+from dlbook.backprop import Layer, init_mlp
 from dlbook.data import Scaler, fit_minmax, fit_standardize, linear_regression_data, normalize
 from dlbook.descent import (
     MinimizeResult,
@@ -25,6 +28,7 @@ from dlbook.descent import (
     steps_to_reach,
 )
 from dlbook.linear import add_bias, least_squares, mse_gradient, mse_hessian, mse_loss, predict
+from dlbook.logistic import logistic_gradient, logistic_loss, logistic_predict
 from dlbook.losses import mse
 from dlbook.optim import GradientTransformation, apply_updates, chain, scale, sgd
 from dlbook.plotting import plot_contours, plot_curve_step, plot_descent_1d, plot_losses, plot_path
@@ -34,7 +38,9 @@ from dlbook.widgets import Explorer, explore, slider
 __version__ = "0.1.0"
 
 __all__ = [
-    "data", "descent", "linear", "losses", "optim", "plotting", "surfaces", "widgets",
+    "backprop", "data", "descent", "linear", "logistic", "losses", "optim", "plotting", "surfaces", "widgets",
+    "Layer", "init_mlp",
+    "logistic_gradient", "logistic_loss", "logistic_predict",
     "Scaler", "fit_minmax", "fit_standardize", "linear_regression_data", "normalize",
     "MinimizeResult", "Trajectory", "critical_learning_rate", "gradient_descent", "gradient_descent_sweep",
     "minimize", "optimize", "steps_to_reach",

@@ -1,0 +1,183 @@
+"""Backpropagation written out by hand: chapter 2's derivation, line by line, next to the forward pass.
+
+A multilayer perceptron in the notation of the notes (layers ``l = 1..L``, ``W^l`` of shape
+``(n_l, n_{l-1})``)::
+
+    z^l = W^l a^{l-1} + b^l,        a^l = f(z^l),        a^0 = x
+
+and, for the loss ``𝓛``, the backward pass::
+
+    δ^L = ∂𝓛/∂a^L ⊙ f'(z^L)                  (output layer)
+    δ^l = (W^{l+1})ᵀ δ^{l+1} ⊙ f'(z^l)         (every hidden layer, from the top down)
+    ∂𝓛/∂W^l = δ^l (a^{l-1})ᵀ,   ∂𝓛/∂b^l = δ^l
+
+For sigmoid units ``f'(z) = a(1 − a)`` and for ``𝓛 = ½‖y − a^L‖²``, ``∂𝓛/∂a^L = a^L − y``: the network of
+the notes.  A batch holds one example per *row* (``X`` is ``(B, n_0)``), so the code reads ``Z = A Wᵀ + b``
+and ``Δ^l = (Δ^{l+1} W^{l+1}) ⊙ f'(Z^l)``; the gradients are batch means of the per-example outer
+products.  Activations and losses are pluggable pairs (the function and its derivative), so later
+chapters reuse the same backward pass.  :func:`loss_value` is the same network for ``jax.grad``: the
+tests check that both give the same gradients.
+
+Chapter: ``book/ch02_backprop.ipynb``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
+
+from dlbook._checks import as_array, check_int
+from dlbook.linear import _dot  # full float32 precision on every device (no TF32)
+
+__all__ = [
+    "Activation", "Loss", "Layer", "Forward", "Backward", "SIGMOID", "TANH", "RELU", "IDENTITY",
+    "HALF_SQUARED", "BINARY_CROSS_ENTROPY", "init_mlp", "forward", "backward", "loss_value",
+]
+
+
+class Activation(NamedTuple):
+    """An activation ``f`` and its derivative, written with both ``z`` and ``a = f(z)`` available."""
+
+    name: str
+    f: Callable[[Array], Array]
+    df: Callable[[Array, Array], Array]  # df(z, a) = f'(z)
+
+
+class Loss(NamedTuple):
+    """A per-example loss ``ℓ(a, y)`` (summed over outputs) and its gradient ``∂ℓ/∂a``."""
+
+    name: str
+    value: Callable[[Array, Array], Array]  # (B, n) × (B, n) -> (B,)
+    grad: Callable[[Array, Array], Array]  # (B, n) × (B, n) -> (B, n)
+
+
+SIGMOID = Activation("sigmoid", jax.nn.sigmoid, lambda z, a: a * (1 - a))
+TANH = Activation("tanh", jnp.tanh, lambda z, a: 1 - a**2)
+# relu'(0) = 0, as jax.nn.relu's gradient
+RELU = Activation("relu", jax.nn.relu, lambda z, a: (z > 0).astype(z.dtype))
+IDENTITY = Activation("identity", lambda z: z, lambda z, a: jnp.ones_like(z))
+
+HALF_SQUARED = Loss("½‖y − a‖²", lambda a, y: 0.5 * jnp.sum((y - a) ** 2, axis=-1), lambda a, y: a - y)
+# from probabilities a ∈ (0, 1); with a sigmoid output, δ^L = ∂ℓ/∂a ⊙ a(1 − a) = a − y
+BINARY_CROSS_ENTROPY = Loss(
+    "binary cross-entropy",
+    lambda a, y: -jnp.sum(y * jnp.log(a) + (1 - y) * jnp.log1p(-a), axis=-1),
+    lambda a, y: (a - y) / (a * (1 - a)),
+)
+
+
+class Layer(NamedTuple):
+    """One layer's parameters (or their gradients): ``W`` ``(n_l, n_{l-1})`` and ``b`` ``(n_l,)``."""
+
+    W: Array
+    b: Array
+
+
+class Forward(NamedTuple):
+    """What the forward pass keeps for the backward pass: ``zs[l-1] = z^l``, ``activations[l] = a^l``."""
+
+    zs: list[Array]
+    activations: list[Array]  # activations[0] is the input a^0 = x
+
+
+class Backward(NamedTuple):
+    """Gradients per layer (``grads[l-1] = (∂𝓛/∂W^l, ∂𝓛/∂b^l)``) and the error signals ``deltas[l-1] = δ^l``."""
+
+    grads: list[Layer]
+    deltas: list[Array]
+
+
+def init_mlp(sizes: Sequence[int], *, key: Array) -> list[Layer]:
+    """Parameters of an MLP with layer widths ``sizes = (n_0, n_1, …, n_L)``.
+
+    ``W^l ~ N(0, 1/n_{l-1})`` (so ``z^l`` starts with unit-scale variance), ``b^l = 0``.  All randomness
+    comes from ``key`` (keyword-only).
+
+    Example:
+      >>> params = init_mlp((2, 2, 1), key=jax.random.key(0))
+      >>> [p.W.shape for p in params]
+      [(2, 2), (1, 2)]
+    """
+    sizes = list(sizes) if isinstance(sizes, (list, tuple)) else sizes
+    if not isinstance(sizes, list) or len(sizes) < 2:
+        raise ValueError(f"sizes must be a sequence of at least two layer widths (n_0, …, n_L), got {sizes!r}")
+    sizes = [check_int(f"sizes[{i}]", n, minimum=1) for i, n in enumerate(sizes)]
+    if not isinstance(key, jax.Array) or not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        raise TypeError(f"key must be a jax.random.key(...), got {type(key).__name__}")
+    params = []
+    for k, (n_in, n_out) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
+        params.append(Layer(jax.random.normal(k, (n_out, n_in)) / jnp.sqrt(n_in), jnp.zeros(n_out)))
+    return params
+
+
+def _check(params, X, Y=None, activation=None, output=None, loss=None):
+    if not isinstance(params, (list, tuple)) or not params or not all(isinstance(p, Layer) for p in params):
+        raise TypeError("params must be a non-empty list of dlbook.backprop.Layer (see init_mlp)")
+    for l, p in enumerate(params, start=1):
+        if p.W.ndim != 2 or p.b.shape != (p.W.shape[0],):
+            raise ValueError(f"layer {l}: W must be (n_l, n_(l-1)) and b (n_l,), got W {p.W.shape}, b {p.b.shape}")
+        if l > 1 and p.W.shape[1] != params[l - 2].W.shape[0]:
+            raise ValueError(f"layer {l}: W has {p.W.shape[1]} inputs but layer {l - 1} has {params[l - 2].W.shape[0]} units")
+    X = as_array("X", X)
+    if X.ndim != 2 or X.shape[1] != params[0].W.shape[1]:
+        raise ValueError(f"X must have shape (B, {params[0].W.shape[1]}) (one example per row), got {X.shape}")
+    if Y is not None:
+        Y = as_array("Y", Y)
+        want = (X.shape[0], params[-1].W.shape[0])
+        if Y.shape != want:
+            raise ValueError(f"Y must have shape {want} (one target row per example), got {Y.shape}")
+    for name, value, kind in (("activation", activation, Activation), ("output", output, Activation), ("loss", loss, Loss)):
+        if value is not None and not isinstance(value, kind):
+            raise TypeError(f"{name} must be a dlbook.backprop.{kind.__name__}, got {type(value).__name__}")
+    return X, Y
+
+
+def forward(params: Sequence[Layer], X: ArrayLike, *, activation: Activation = SIGMOID,
+            output: Activation | None = None) -> Forward:
+    """The forward pass ``z^l = W^l a^{l-1} + b^l``, ``a^l = f(z^l)``, keeping every ``z^l`` and ``a^l``.
+
+    ``activation`` is used in the hidden layers and, unless ``output`` is given, in the last layer too.
+    """
+    X, _ = _check(params, X, activation=activation, output=output)
+    zs, activations = [], [X]
+    for l, p in enumerate(params, start=1):
+        f = (output or activation) if l == len(params) else activation
+        z = _dot(activations[-1], p.W.T) + p.b  # row form of W^l a^{l-1} + b^l
+        zs.append(z)
+        activations.append(f.f(z))
+    return Forward(zs, activations)
+
+
+def backward(params: Sequence[Layer], fwd: Forward, Y: ArrayLike, *, activation: Activation = SIGMOID,
+             output: Activation | None = None, loss: Loss = HALF_SQUARED) -> Backward:
+    """The backward pass of the module docstring: ``δ^L``, then ``δ^l`` from the top down, then the gradients.
+
+    The gradients are of the batch mean ``𝓛 = (1/B) Σ_i ℓ(a^L_i, y_i)``.
+    """
+    _, Y = _check(params, fwd.activations[0], Y, activation, output, loss)
+    B = fwd.activations[0].shape[0]
+    L = len(params)
+    last = output or activation
+    aL = fwd.activations[L]
+    delta = loss.grad(aL, Y) * last.df(fwd.zs[L - 1], aL)  # δ^L = ∂𝓛/∂a^L ⊙ f'(z^L)
+    deltas = [delta]
+    for l in range(L - 1, 0, -1):  # δ^l = (W^{l+1})ᵀ δ^{l+1} ⊙ f'(z^l)
+        delta = _dot(delta, params[l].W) * activation.df(fwd.zs[l - 1], fwd.activations[l])
+        deltas.insert(0, delta)
+    grads = [
+        Layer(_dot(d.T, a_prev) / B, jnp.mean(d, axis=0))  # ∂𝓛/∂W^l = δ^l (a^{l-1})ᵀ, ∂𝓛/∂b^l = δ^l, batch means
+        for d, a_prev in zip(deltas, fwd.activations[:-1])
+    ]
+    return Backward(grads, deltas)
+
+
+def loss_value(params: Sequence[Layer], X: ArrayLike, Y: ArrayLike, *, activation: Activation = SIGMOID,
+               output: Activation | None = None, loss: Loss = HALF_SQUARED) -> Array:
+    """``𝓛 = (1/B) Σ_i ℓ(a^L_i, y_i)``: the same network as a plain function, for ``jax.grad``."""
+    _check(params, X, Y, activation, output, loss)
+    aL = forward(params, X, activation=activation, output=output).activations[-1]
+    return jnp.mean(loss.value(aL, jnp.asarray(Y)))

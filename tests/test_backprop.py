@@ -1,0 +1,140 @@
+"""dlbook.backprop: the hand-written backward pass against jax.grad and central finite differences (float64)."""
+
+import jax
+from jax.flatten_util import ravel_pytree
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dlbook import backprop as bp
+
+
+def rel_err(a, b):
+    a, b = np.ravel(np.asarray(a)), np.ravel(np.asarray(b))
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
+
+
+def net(sizes, batch, seed=0, binary=False):
+    k1, k2, k3 = jax.random.split(jax.random.key(seed), 3)
+    params = bp.init_mlp(sizes, key=k1)
+    X = jax.random.normal(k2, (batch, sizes[0]))
+    Y = jax.random.bernoulli(k3, 0.5, (batch, sizes[-1])).astype(X.dtype) if binary else jax.random.uniform(k3, (batch, sizes[-1]))
+    return params, X, Y
+
+
+CASES = [  # sizes, batch, hidden activation, output activation, loss
+    ((2, 2, 1), 1, bp.SIGMOID, None, bp.HALF_SQUARED),  # the notes' network, one example
+    ((3, 5, 2), 4, bp.SIGMOID, None, bp.HALF_SQUARED),
+    ((4, 8, 8, 3), 16, bp.TANH, None, bp.HALF_SQUARED),
+    ((4, 8, 8, 8, 2), 7, bp.RELU, bp.IDENTITY, bp.HALF_SQUARED),
+    ((6, 3), 5, bp.SIGMOID, None, bp.BINARY_CROSS_ENTROPY),  # logistic regression with two outputs
+    ((5, 10, 1), 32, bp.TANH, bp.SIGMOID, bp.BINARY_CROSS_ENTROPY),
+]
+
+
+IDS = ["-".join(map(str, c[0])) + f"-B{c[1]}-{c[2].name}" + ("-bce" if c[4] is bp.BINARY_CROSS_ENTROPY else "") for c in CASES]
+
+
+@pytest.mark.parametrize(("sizes", "batch", "act", "out", "loss"), CASES, ids=IDS)
+def test_hand_written_gradients_equal_autodiff(sizes, batch, act, out, loss):
+    with jax.enable_x64(True):
+        params, X, Y = net(sizes, batch, binary=loss is bp.BINARY_CROSS_ENTROPY)
+        params = [bp.Layer(p.W.astype(jnp.float64), p.b.astype(jnp.float64)) for p in params]
+        X, Y = X.astype(jnp.float64), Y.astype(jnp.float64)
+        kw = dict(activation=act, output=out)
+        ours = bp.backward(params, bp.forward(params, X, **kw), Y, loss=loss, **kw).grads
+        ref = jax.grad(bp.loss_value)(params, X, Y, loss=loss, **kw)
+        for l, (g, r) in enumerate(zip(ours, ref), start=1):
+            assert rel_err(g.W, r.W) <= 1e-6, f"dW^{l}"
+            assert rel_err(g.b, r.b) <= 1e-6, f"db^{l}"
+
+
+def test_hand_written_gradients_equal_central_differences():
+    with jax.enable_x64(True):
+        params, X, Y = net((3, 4, 2), 6, seed=1)
+        params = [bp.Layer(p.W.astype(jnp.float64), p.b.astype(jnp.float64)) for p in params]
+        X, Y = X.astype(jnp.float64), Y.astype(jnp.float64)
+        grads = bp.backward(params, bp.forward(params, X), Y).grads
+        flat, unravel = ravel_pytree(params)
+        f = jax.jit(lambda v: bp.loss_value(unravel(v), X, Y))
+        h = 1e-6
+        fd = np.array([(f(flat.at[i].add(h)) - f(flat.at[i].add(-h))) / (2 * h) for i in range(flat.size)])
+        assert rel_err(ravel_pytree(grads)[0], fd) <= 1e-6
+
+
+def test_deltas_follow_the_recursion_of_the_notes():
+    """δ^L = (a^L − y) ⊙ a^L(1 − a^L) and δ^l = (W^{l+1})ᵀ δ^{l+1} ⊙ a^l(1 − a^l), one example, column form."""
+    params, X, Y = net((2, 3, 1), 1, seed=2)
+    fwd = bp.forward(params, X)
+    d1, d2 = bp.backward(params, fwd, Y).deltas
+    a1, a2 = fwd.activations[1][0], fwd.activations[2][0]
+    np.testing.assert_allclose(d2[0], (a2 - Y[0]) * a2 * (1 - a2), rtol=1e-6)
+    np.testing.assert_allclose(d1[0], (params[1].W.T @ d2[0]) * a1 * (1 - a1), rtol=1e-6)
+    g = bp.backward(params, fwd, Y).grads
+    np.testing.assert_allclose(g[0].W, np.outer(d1[0], X[0]), rtol=1e-6)  # ∂𝓛/∂W^1 = δ^1 (a^0)ᵀ
+
+
+def test_forward_keeps_every_layer_and_matches_the_formula():
+    params, X, _ = net((3, 4, 2), 5, seed=3)
+    fwd = bp.forward(params, X, activation=bp.TANH, output=bp.IDENTITY)
+    assert [a.shape for a in fwd.activations] == [(5, 3), (5, 4), (5, 2)] and len(fwd.zs) == 2
+    z1 = X @ params[0].W.T + params[0].b
+    np.testing.assert_allclose(fwd.zs[0], z1, rtol=1e-6)
+    np.testing.assert_allclose(fwd.activations[1], np.tanh(z1), rtol=1e-6)
+    np.testing.assert_allclose(fwd.activations[2], fwd.zs[1], rtol=1e-6)
+
+
+def test_activation_derivatives_match_autodiff():
+    z = jnp.linspace(-4, 4, 41)
+    for act in (bp.SIGMOID, bp.TANH, bp.RELU, bp.IDENTITY):
+        ref = jax.vmap(jax.grad(act.f))(z)
+        np.testing.assert_allclose(act.df(z, act.f(z)), ref, rtol=1e-6, atol=1e-7, err_msg=act.name)
+    assert float(bp.RELU.df(jnp.array(0.0), jnp.array(0.0))) == 0.0  # the convention at the kink
+
+
+def test_works_under_jit_and_vmap():
+    params, X, Y = net((3, 4, 2), 8, seed=4)
+
+    @jax.jit
+    def grads(params, X, Y):
+        return bp.backward(params, bp.forward(params, X), Y).grads
+
+    ref = grads(params, X, Y)
+    per_example = jax.vmap(lambda x, y: grads(params, x[None], y[None]))(X, Y)
+    np.testing.assert_allclose(per_example[0].W.mean(axis=0), ref[0].W, rtol=1e-5, atol=1e-7)
+
+
+def test_init_is_deterministic_and_scaled():
+    a = bp.init_mlp([64, 256, 10], key=jax.random.key(7))
+    b = bp.init_mlp((64, 256, 10), key=jax.random.key(7))
+    assert all(np.array_equal(x.W, y.W) for x, y in zip(a, b))
+    assert a[0].W.shape == (256, 64) and a[1].b.shape == (10,) and not np.any(a[0].b)
+    assert abs(float(jnp.std(a[0].W)) * 8 - 1) < 0.05  # N(0, 1/n_0), n_0 = 64
+
+
+def test_bad_input_is_reported_clearly():
+    params, X, Y = net((3, 4, 2), 5)
+    with pytest.raises(ValueError, match=r"^X must have shape \(B, 3\)"):
+        bp.forward(params, X[:, :2])
+    with pytest.raises(ValueError, match=r"^X must have shape \(B, 3\)"):
+        bp.forward(params, X[0])
+    with pytest.raises(ValueError, match=r"^Y must have shape \(5, 2\)"):
+        bp.backward(params, bp.forward(params, X), Y[:, :1])
+    with pytest.raises(ValueError, match="^layer 2: W has 3 inputs but layer 1 has 4 units"):
+        bp.forward([params[0], bp.Layer(jnp.ones((2, 3)), jnp.zeros(2))], X)
+    with pytest.raises(ValueError, match=r"^layer 1: W must be \(n_l, n_\(l-1\)\) and b \(n_l,\)"):
+        bp.forward([bp.Layer(params[0].W, jnp.zeros(3)), params[1]], X)
+    with pytest.raises(TypeError, match="^params must be a non-empty list"):
+        bp.forward([], X)
+    with pytest.raises(TypeError, match="^activation must be a dlbook.backprop.Activation"):
+        bp.forward(params, X, activation="relu")
+    with pytest.raises(TypeError, match="^loss must be a dlbook.backprop.Loss"):
+        bp.backward(params, bp.forward(params, X), Y, loss=jnp.mean)
+    with pytest.raises(ValueError, match="^sizes must be a sequence of at least two"):
+        bp.init_mlp([3], key=jax.random.key(0))
+    with pytest.raises(ValueError, match=r"^sizes\[1\] must be"):
+        bp.init_mlp([3, 0], key=jax.random.key(0))
+    with pytest.raises(TypeError, match=r"^key must be a jax.random.key"):
+        bp.init_mlp([3, 2], key=0)
+    with pytest.raises(TypeError):
+        bp.init_mlp([3, 2], jax.random.key(0))  # the key is keyword-only
