@@ -117,10 +117,8 @@ LR = 0.05
 
 
 def _digits():
-    from sklearn.datasets import load_digits
-
-    X, y = load_digits(return_X_y=True)
-    return (X / 16.0).astype(np.float32), y.astype(np.int32)
+    X, y, _ = db.load_dataset("digits")
+    return np.asarray(X) / 16.0, np.asarray(y)
 
 
 def init_mlp(key, sizes):

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from dlbook import data
 from dlbook.data import Scaler, fit_minmax, fit_standardize, linear_regression_data, normalize
 
 W_TRUE = np.array([0.02, 3.0])
@@ -216,3 +217,48 @@ def test_normalisation_bad_input():
 def test_normalize_checks_scale_shape():
     with pytest.raises(ValueError, match="scaler.scale"):
         normalize(np.ones((3, 2)), Scaler(jnp.zeros(2), jnp.ones(3)))
+
+
+# -- real data sets and splits ------------------------------------------------------------------------
+
+
+def test_load_dataset_matches_scikit_learn():
+    import sklearn.datasets
+
+    for name, (loader, _) in data.DATASETS.items():
+        X, y, names = data.load_dataset(name)
+        ref = getattr(sklearn.datasets, loader)()
+        np.testing.assert_array_equal(np.asarray(X), ref.data.astype(np.float32))
+        np.testing.assert_array_equal(np.asarray(y), ref.target)
+        assert X.dtype == jnp.float32 and y.dtype == jnp.int32 and len(names) == X.shape[1]
+    with pytest.raises(ValueError, match=r"^name must be one of \['breast_cancer', 'digits', 'iris', 'wine'\], got 'mnist'"):
+        data.load_dataset("mnist")
+
+
+def test_split_is_a_deterministic_partition():
+    X = jnp.arange(200.0).reshape(100, 2)
+    y = jnp.arange(100)
+    parts = data.split(X, y, key=jax.random.key(3), fractions=(0.7, 0.15, 0.15))
+    assert [len(p[1]) for p in parts] == [70, 15, 15]
+    seen = np.concatenate([np.asarray(p[1]) for p in parts])
+    assert sorted(seen.tolist()) == list(range(100))  # every row exactly once
+    for Xp, yp in parts:  # rows stay with their labels
+        np.testing.assert_array_equal(np.asarray(Xp[:, 0]), 2.0 * np.asarray(yp))
+    again = data.split(X, y, key=jax.random.key(3), fractions=(0.7, 0.15, 0.15))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(parts, again))
+    other = data.split(X, y, key=jax.random.key(4), fractions=(0.7, 0.15, 0.15))
+    assert not np.array_equal(parts[0][1], other[0][1])
+
+
+def test_split_rejects_bad_input():
+    X, y = jnp.ones((10, 2)), jnp.zeros(10)
+    with pytest.raises(ValueError, match="^fractions must be two or more positive numbers summing to 1"):
+        data.split(X, y, key=jax.random.key(0), fractions=(0.5, 0.4))
+    with pytest.raises(ValueError, match="^fractions must be two or more"):
+        data.split(X, y, key=jax.random.key(0), fractions=(1.0,))
+    with pytest.raises(ValueError, match="leave a part empty for n = 10"):
+        data.split(X, y, key=jax.random.key(0), fractions=(0.05, 0.95))
+    with pytest.raises(ValueError, match=r"^y must have one entry per row of X \(10\)"):
+        data.split(X, y[:5], key=jax.random.key(0))
+    with pytest.raises(TypeError, match="^key must be a jax.random.key"):
+        data.split(X, y, key=0)

@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from dlbook.plotting import plot_contours, plot_curve_step, plot_descent_1d, plot_losses, plot_path  # noqa: E402
+from dlbook.plotting import plot_contours, plot_curve_step, plot_descent_1d, plot_losses, plot_network, plot_path  # noqa: E402
 from dlbook.surfaces import grid_values, parabola, wells  # noqa: E402
 
 
@@ -187,3 +187,36 @@ def test_helpers_accept_jax_arrays(ax):
     traj = jnp.stack([jnp.linspace(2.0, 0.5, 5), jnp.linspace(1.0, 0.0, 5)], axis=1)
     assert plot_path(traj, ax=ax) is ax
     assert plot_losses(jax.vmap(f1)(traj[:, 0]) + 1.0, ax=ax) is ax
+
+
+def test_plot_network_writes_every_value_and_weight():
+    from dlbook import backprop as bp
+
+    params = bp.init_mlp((2, 3, 1), key=jax.random.key(0))
+    X, Y = jnp.array([[0.5, -1.0], [1.0, 2.0]]), jnp.array([[1.0], [0.0]])
+    fwd = bp.forward(params, X)
+    bwd = bp.backward(params, fwd, Y)
+    ax = plot_network(params, fwd, bwd, example=1)
+    texts = [t.get_text() for t in ax.texts]
+    assert len(ax.patches) == 6  # one circle per unit
+    assert len(ax.lines) == 2 * 3 + 3 * 1  # one edge per weight
+    assert f"{float(fwd.activations[2][1, 0]):.3f}" in texts and "2.000" in texts  # a^L and the input of example 1
+    assert f"δ={float(bwd.deltas[0][1, 2]):.3g}" in texts
+    assert f"{float(params[0].W[1, 0]):.2f}" in texts
+    bare = plot_network(params, weights=False)
+    assert not bare.texts
+
+
+def test_plot_network_rejects_bad_input():
+    from dlbook import backprop as bp
+
+    params = bp.init_mlp((2, 3, 1), key=jax.random.key(0))
+    fwd = bp.forward(params, jnp.ones((2, 2)))
+    with pytest.raises(ValueError, match="^plot_network draws networks with at most 8 units per layer"):
+        plot_network(bp.init_mlp((2, 9, 1), key=jax.random.key(0)))
+    with pytest.raises(ValueError, match=r"^example must be in \[0, 2\)"):
+        plot_network(params, fwd, example=2)
+    with pytest.raises(ValueError, match="^fwd does not belong to this network"):
+        plot_network(bp.init_mlp((2, 2, 1), key=jax.random.key(0)), fwd)
+    with pytest.raises(TypeError, match="^params must be a non-empty list"):
+        plot_network([])

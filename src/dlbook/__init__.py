@@ -16,7 +16,7 @@ One module per idea; each function's docstring names the chapter that explains i
 
 from dlbook import backprop, data, descent, linear, logistic, losses, optim, plotting, surfaces, widgets
 from dlbook.backprop import Layer, init_mlp
-from dlbook.data import Scaler, fit_minmax, fit_standardize, linear_regression_data, normalize
+from dlbook.data import Scaler, fit_minmax, fit_standardize, linear_regression_data, load_dataset, normalize, split
 from dlbook.descent import (
     MinimizeResult,
     Trajectory,
@@ -31,7 +31,7 @@ from dlbook.linear import add_bias, least_squares, mse_gradient, mse_hessian, ms
 from dlbook.logistic import logistic_gradient, logistic_loss, logistic_predict
 from dlbook.losses import mse
 from dlbook.optim import GradientTransformation, apply_updates, chain, scale, sgd
-from dlbook.plotting import plot_contours, plot_curve_step, plot_descent_1d, plot_losses, plot_path
+from dlbook.plotting import plot_contours, plot_curve_step, plot_descent_1d, plot_losses, plot_network, plot_path
 from dlbook.surfaces import grid_values, parabola, quadratic, quadratic_matrix, tilted_double_well, wells
 from dlbook.widgets import Explorer, explore, slider
 
@@ -41,13 +41,13 @@ __all__ = [
     "backprop", "data", "descent", "linear", "logistic", "losses", "optim", "plotting", "surfaces", "widgets",
     "Layer", "init_mlp",
     "logistic_gradient", "logistic_loss", "logistic_predict",
-    "Scaler", "fit_minmax", "fit_standardize", "linear_regression_data", "normalize",
+    "Scaler", "fit_minmax", "fit_standardize", "linear_regression_data", "load_dataset", "normalize", "split",
     "MinimizeResult", "Trajectory", "critical_learning_rate", "gradient_descent", "gradient_descent_sweep",
     "minimize", "optimize", "steps_to_reach",
     "add_bias", "least_squares", "mse_gradient", "mse_hessian", "mse_loss", "predict",
     "mse",
     "GradientTransformation", "apply_updates", "chain", "scale", "sgd",
-    "plot_contours", "plot_curve_step", "plot_descent_1d", "plot_losses", "plot_path",
+    "plot_contours", "plot_curve_step", "plot_descent_1d", "plot_losses", "plot_network", "plot_path",
     "grid_values", "parabola", "quadratic", "quadratic_matrix", "tilted_double_well", "wells",
     "Explorer", "explore", "slider",
 ]

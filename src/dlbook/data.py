@@ -20,7 +20,8 @@ from dlbook._checks import as_array, check_finite, check_int, check_ndim, check_
 
 Array = jax.Array
 
-__all__ = ["linear_regression_data", "Scaler", "fit_minmax", "fit_standardize", "normalize"]
+__all__ = ["linear_regression_data", "Scaler", "fit_minmax", "fit_standardize", "normalize", "load_dataset", "split",
+           "DATASETS"]
 
 
 def linear_regression_data(
@@ -132,3 +133,67 @@ def normalize(X: ArrayLike, scaler: Scaler) -> Array:
     check_shape("scaler.shift", scaler.shift, (X.shape[1],), f"({X.shape[1]},) to match X")
     check_shape("scaler.scale", scaler.scale, (X.shape[1],), f"({X.shape[1]},) to match X")
     return (X - scaler.shift) / scaler.scale
+
+
+#: Real data sets that ship inside scikit-learn (nothing is downloaded): name -> (loader, what it is).
+DATASETS = {
+    "breast_cancer": ("load_breast_cancer", "569 tumours × 30 features, benign (1) or malignant (0)"),
+    "digits": ("load_digits", "1,797 handwritten digits, 8×8 pixels with values 0..16, classes 0..9"),
+    "iris": ("load_iris", "150 flowers × 4 features, 3 species"),
+    "wine": ("load_wine", "178 wines × 13 features, 3 cultivars"),
+}
+
+
+def load_dataset(name: str) -> tuple[Array, Array, tuple[str, ...]]:
+    """A real data set shipped with scikit-learn: features ``X`` ``(n, d)`` float32, labels ``y`` ``(n,)`` int32,
+    and the feature names.
+
+    Args:
+      name: one of :data:`DATASETS` (``"breast_cancer"``, ``"digits"``, ``"iris"``, ``"wine"``).
+
+    Example:
+      >>> X, y, names = load_dataset("breast_cancer")
+      >>> X.shape, int(y.sum()), names[0]
+      ((569, 30), 357, 'mean radius')
+    """
+    if name not in DATASETS:
+        raise ValueError(f"name must be one of {sorted(DATASETS)}, got {name!r}")
+    import sklearn.datasets
+
+    bunch = getattr(sklearn.datasets, DATASETS[name][0])()
+    names = tuple(str(n) for n in getattr(bunch, "feature_names", [f"x{i}" for i in range(bunch.data.shape[1])]))
+    return jnp.asarray(bunch.data, jnp.float32), jnp.asarray(bunch.target, jnp.int32), names
+
+
+def split(X: ArrayLike, y: ArrayLike, *, key: Array, fractions: tuple[float, ...] = (0.75, 0.25)) -> list[tuple[Array, Array]]:
+    """Shuffle the rows with ``key`` and cut them into parts of the given fractions (train / test, or
+    train / validation / test).
+
+    Every row lands in exactly one part; part sizes are rounded down except the last, which takes the rest.
+
+    Example:
+      >>> X, y = jnp.arange(20.0).reshape(10, 2), jnp.arange(10)
+      >>> [len(p[1]) for p in split(X, y, key=jax.random.key(0), fractions=(0.6, 0.2, 0.2))]
+      [6, 2, 2]
+    """
+    X, y = as_array("X", X), as_array("y", y)
+    check_ndim("X", X, 2, "(n, d)")
+    if y.ndim < 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"y must have one entry per row of X ({X.shape[0]}), got shape {y.shape}")
+    fr = [float(f) for f in fractions]
+    if len(fr) < 2 or any(f <= 0 for f in fr) or abs(sum(fr) - 1) > 1e-9:
+        raise ValueError(f"fractions must be two or more positive numbers summing to 1, got {tuple(fractions)}")
+    if not isinstance(key, jax.Array) or not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        raise TypeError(f"key must be a jax.random.key(...), got {type(key).__name__}")
+    n = X.shape[0]
+    sizes = [int(f * n) for f in fr[:-1]]
+    sizes.append(n - sum(sizes))
+    if min(sizes) < 1:
+        raise ValueError(f"fractions {tuple(fractions)} leave a part empty for n = {n} rows")
+    order = jax.random.permutation(key, n)
+    parts, start = [], 0
+    for m in sizes:
+        idx = order[start:start + m]
+        parts.append((jnp.asarray(X)[idx], jnp.asarray(y)[idx]))
+        start += m
+    return parts

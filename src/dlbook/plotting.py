@@ -17,10 +17,13 @@ import numpy as np
 from jax.typing import ArrayLike
 from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
+from matplotlib.patches import Circle
 
 from dlbook._checks import as_array, check_callable, check_ndim, check_positive
 
-__all__ = ["plot_curve_step", "plot_descent_1d", "plot_contours", "plot_path", "plot_losses"]
+__all__ = ["plot_curve_step", "plot_descent_1d", "plot_contours", "plot_path", "plot_losses", "plot_network"]
+
+MAX_DRAWN_UNITS = 8  # plot_network draws every unit and every weight: small networks only
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -174,4 +177,69 @@ def plot_losses(
     ax.set_ylabel(r"loss $\mathcal{L}(w_t)$")
     if labels is not None:
         ax.legend(fontsize=8)
+    return ax
+
+
+def plot_network(
+    params: Sequence,
+    fwd=None,
+    bwd=None,
+    *,
+    example: int = 0,
+    ax: Axes | None = None,
+    weights: bool = True,
+) -> Axes:
+    """The computational graph of a small MLP: units as circles, weights on the edges, and for one example
+    the forward value ``a`` of every unit (``x`` for the inputs) and, below it, the backward signal ``δ``.
+
+    Args:
+      params: the layers of :func:`dlbook.backprop.init_mlp` (at most 8 units per layer).
+      fwd: a :class:`dlbook.backprop.Forward` (optional): the values ``a^l`` to write in the units.
+      bwd: a :class:`dlbook.backprop.Backward` (optional): the error signals ``δ^l`` to write under them.
+      example: which row of the batch to show.
+      weights: write each weight ``W^l_{jk}`` on its edge.
+    """
+    if not isinstance(params, (list, tuple)) or not params:
+        raise TypeError("params must be a non-empty list of dlbook.backprop.Layer")
+    sizes = [int(params[0].W.shape[1])] + [int(p.W.shape[0]) for p in params]
+    if max(sizes) > MAX_DRAWN_UNITS:
+        raise ValueError(f"plot_network draws networks with at most {MAX_DRAWN_UNITS} units per layer, got widths {sizes}")
+    if fwd is not None and [int(a.shape[-1]) for a in fwd.activations] != sizes:
+        raise ValueError(f"fwd does not belong to this network: widths {[a.shape[-1] for a in fwd.activations]}, not {sizes}")
+    if bwd is not None and [int(d.shape[-1]) for d in bwd.deltas] != sizes[1:]:
+        raise ValueError(f"bwd does not belong to this network: widths {[d.shape[-1] for d in bwd.deltas]}, not {sizes[1:]}")
+    batch = None if fwd is None else int(fwd.activations[0].shape[0])
+    if batch is not None and not 0 <= example < batch:
+        raise ValueError(f"example must be in [0, {batch}), got {example}")
+    ax = _axes(ax)
+    ys = [np.linspace(-(n - 1) / 2, (n - 1) / 2, n)[::-1] for n in sizes]
+    for l, p in enumerate(params):
+        W = np.asarray(p.W)
+        for j in range(sizes[l + 1]):
+            for k in range(sizes[l]):
+                ax.plot([l, l + 1], [ys[l][k], ys[l + 1][j]], color="0.7", lw=0.8, zorder=1)
+                if weights:
+                    t = 0.3 if k % 2 == 0 else 0.62  # stagger labels so crossing edges stay readable
+                    ax.text(l + t, ys[l][k] + t * (ys[l + 1][j] - ys[l][k]), f"{W[j, k]:.2f}", fontsize=7,
+                            color="0.35", ha="center", va="center", zorder=3,
+                            bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8))
+    for l, n in enumerate(sizes):
+        for j in range(n):
+            face = "#dbe9f6" if l == 0 else "#fde0c5"
+            ax.add_patch(Circle((l, ys[l][j]), 0.17, fc=face, ec="0.3", lw=1, zorder=2))
+            if fwd is not None:
+                v = float(np.asarray(fwd.activations[l])[example, j])
+                ax.text(l, ys[l][j], f"{v:.3f}", fontsize=7.5, ha="center", va="center", zorder=4)
+            if bwd is not None and l > 0:
+                d = float(np.asarray(bwd.deltas[l - 1])[example, j])
+                ax.text(l, ys[l][j] - 0.27, f"δ={d:.3g}", fontsize=7, color="tab:red", ha="center", va="top", zorder=4)
+    ax.set_xticks(range(len(sizes)), ["$a^0 = x$"] + [f"$a^{{{l}}}$" for l in range(1, len(sizes))])
+    ax.tick_params(axis="x", length=0)
+    ax.set_yticks([])
+    for side in ("left", "right", "top", "bottom"):
+        ax.spines[side].set_visible(False)
+    span = (max(sizes) - 1) / 2
+    ax.set_xlim(-0.4, len(sizes) - 0.6)
+    ax.set_ylim(-span - 0.7, span + 0.4)
+    ax.set_aspect("equal")
     return ax
