@@ -8,13 +8,14 @@ One module per idea; each function's docstring names the chapter that explains i
 * :mod:`dlbook.data` — data sets and input normalisation
 * :mod:`dlbook.linear` — linear regression
 * :mod:`dlbook.logistic` — logistic regression with its closed-form gradient
+* :mod:`dlbook.activations` — activation functions with their derivatives, stable at the extremes
 * :mod:`dlbook.backprop` — an MLP's forward pass and chapter 2's backward pass, written by hand
 * :mod:`dlbook.losses` — loss functions
 * :mod:`dlbook.plotting` — plot helpers
 * :mod:`dlbook.widgets` — explorers: sliders that work live and in the static book
 """
 
-from dlbook import backprop, data, descent, linear, logistic, losses, optim, plotting, surfaces, widgets
+from dlbook import activations, backprop, data, descent, linear, logistic, losses, optim, plotting, surfaces, widgets
 from dlbook.backprop import Layer, init_mlp
 from dlbook.data import Scaler, fit_minmax, fit_standardize, linear_regression_data, load_dataset, normalize, split
 from dlbook.descent import (
@@ -38,7 +39,7 @@ from dlbook.widgets import Explorer, explore, slider
 __version__ = "0.1.0"
 
 __all__ = [
-    "backprop", "data", "descent", "linear", "logistic", "losses", "optim", "plotting", "surfaces", "widgets",
+    "activations", "backprop", "data", "descent", "linear", "logistic", "losses", "optim", "plotting", "surfaces", "widgets",
     "Layer", "init_mlp",
     "logistic_gradient", "logistic_loss", "logistic_predict",
     "Scaler", "fit_minmax", "fit_standardize", "linear_regression_data", "load_dataset", "normalize", "split",

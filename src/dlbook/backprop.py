@@ -30,6 +30,7 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
+from dlbook import activations as act
 from dlbook._checks import as_array, check_int
 from dlbook.linear import _dot  # full float32 precision on every device (no TF32)
 
@@ -55,11 +56,11 @@ class Loss(NamedTuple):
     grad: Callable[[Array, Array], Array]  # (B, n) × (B, n) -> (B, n)
 
 
-SIGMOID = Activation("sigmoid", jax.nn.sigmoid, lambda z, a: a * (1 - a))
-TANH = Activation("tanh", jnp.tanh, lambda z, a: 1 - a**2)
-# relu'(0) = 0, as jax.nn.relu's gradient
-RELU = Activation("relu", jax.nn.relu, lambda z, a: (z > 0).astype(z.dtype))
-IDENTITY = Activation("identity", lambda z: z, lambda z, a: jnp.ones_like(z))
+# The functions come from dlbook.activations; the derivatives are written with a = f(z) where the notes do.
+SIGMOID = Activation("sigmoid", act.sigmoid, lambda z, a: a * (1 - a))
+TANH = Activation("tanh", act.tanh, lambda z, a: 1 - a**2)
+RELU = Activation("relu", act.relu, lambda z, a: act.d_relu(z))  # relu'(0) = 0, as jax.grad
+IDENTITY = Activation("identity", act.identity, lambda z, a: act.d_identity(z))
 
 HALF_SQUARED = Loss("½‖y − a‖²", lambda a, y: 0.5 * jnp.sum((y - a) ** 2, axis=-1), lambda a, y: a - y)
 # from probabilities a ∈ (0, 1); with a sigmoid output, δ^L = ∂ℓ/∂a ⊙ a(1 − a) = a − y

@@ -1,0 +1,123 @@
+"""dlbook.activations against jax.nn and jax.grad; finite and correct at the extremes; conventions at kinks."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlbook import activations as A
+
+settings.register_profile("dlbook", database=None, derandomize=True, max_examples=200, deadline=None)
+settings.load_profile("dlbook")
+
+GRID = jnp.concatenate([jnp.linspace(-8, 8, 161), jnp.array([0.0, -1e-3, 1e-3])])
+REFERENCE = {  # our function -> jax.nn's
+    "sigmoid": (A.sigmoid, jax.nn.sigmoid),
+    "tanh": (A.tanh, jnp.tanh),
+    "relu": (A.relu, jax.nn.relu),
+    "leaky_relu": (lambda x: A.leaky_relu(x, 0.1), lambda x: jax.nn.leaky_relu(x, 0.1)),
+    "elu": (lambda x: A.elu(x, 0.7), lambda x: jax.nn.elu(x, 0.7)),
+    "swish": (A.swish, jax.nn.silu),
+    "gelu": (A.gelu, lambda x: jax.nn.gelu(x, approximate=False)),
+    "identity": (A.identity, lambda x: x),
+}
+DERIVATIVES = {
+    "sigmoid": (A.sigmoid, A.d_sigmoid),
+    "tanh": (A.tanh, A.d_tanh),
+    "relu": (A.relu, A.d_relu),
+    "leaky_relu": (lambda x: A.leaky_relu(x, 0.1), lambda x: A.d_leaky_relu(x, 0.1)),
+    "elu": (lambda x: A.elu(x, 0.7), lambda x: A.d_elu(x, 0.7)),
+    "swish_b1": (A.swish, A.d_swish),
+    "swish_b2.5": (lambda x: A.swish(x, 2.5), lambda x: A.d_swish(x, 2.5)),
+    "gelu": (A.gelu, A.d_gelu),
+    "identity": (A.identity, A.d_identity),
+}
+
+
+@pytest.mark.parametrize("name", REFERENCE)
+def test_values_match_jax_nn(name):
+    ours, ref = REFERENCE[name]
+    np.testing.assert_allclose(ours(GRID), ref(GRID), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", DERIVATIVES)
+def test_derivatives_match_autodiff_including_the_kinks(name):
+    f, df = DERIVATIVES[name]
+    np.testing.assert_allclose(df(GRID), jax.vmap(jax.grad(f))(GRID), rtol=1e-5, atol=1e-6)
+
+
+def test_conventions_at_the_kinks():
+    zero = jnp.array(0.0)
+    assert float(A.d_relu(zero)) == 0.0 and float(A.d_leaky_relu(zero, 0.1)) == 1.0
+    assert float(A.d_elu(zero, 0.7)) == pytest.approx(0.7) and float(A.d_sigmoid(zero)) == 0.25
+
+
+def test_limits_at_infinity():
+    inf = jnp.array([-jnp.inf, jnp.inf])
+    for f, lo, hi in [(A.sigmoid, 0, 1), (A.tanh, -1, 1), (A.relu, 0, np.inf), (A.swish, 0, np.inf),
+                      (A.gelu, 0, np.inf), (lambda x: A.elu(x, 0.7), -0.7, np.inf),
+                      (lambda x: A.leaky_relu(x, 0.1), -np.inf, np.inf)]:
+        np.testing.assert_allclose(f(inf), [lo, hi], rtol=1e-6)
+    for df, lo, hi in [(A.d_sigmoid, 0, 0), (A.d_tanh, 0, 0), (A.d_relu, 0, 1), (A.d_swish, 0, 1),
+                       (lambda x: A.d_swish(x, 3.0), 0, 1), (A.d_gelu, 0, 1), (A.d_elu, 0, 1),
+                       (lambda x: A.d_leaky_relu(x, 0.1), 0.1, 1)]:
+        np.testing.assert_allclose(df(inf), [lo, hi])
+    for f in (A.sigmoid, A.d_sigmoid, A.relu, A.d_relu, A.swish, A.d_swish, A.gelu, A.d_gelu, A.d_elu, A.d_leaky_relu):
+        assert np.isnan(f(jnp.array(jnp.nan)))  # nan in, nan out
+
+
+finite32 = st.floats(-1e4, 1e4, width=32, allow_nan=False, allow_infinity=False)
+
+
+@given(x=finite32, beta=st.sampled_from([0.1, 1.0, 5.0]))
+def test_finite_and_bounded_over_the_float32_range(x, beta):
+    x = jnp.float32(x)
+    values = [A.sigmoid(x), A.d_sigmoid(x), A.tanh(x), A.d_tanh(x), A.relu(x), A.d_relu(x), A.elu(x), A.d_elu(x),
+              A.leaky_relu(x), A.d_leaky_relu(x), A.swish(x, beta), A.d_swish(x, beta), A.gelu(x), A.d_gelu(x)]
+    assert all(bool(jnp.isfinite(v)) for v in values)
+    assert 0 <= float(A.sigmoid(x)) <= 1 and 0 <= float(A.d_sigmoid(x)) <= 0.25
+    assert 0 <= float(A.d_tanh(x)) <= 1 and -1 <= float(A.tanh(x)) <= 1
+    assert float(A.swish(x, beta)) >= -0.2785 / beta - 1e-6  # swish is bounded below by min_x x σ(βx)
+    assert float(A.elu(x)) >= -1.0
+
+
+@given(shift=st.floats(-1e4, 1e4, width=32), scale=st.floats(0.125, 100, width=32))
+def test_softmax_is_a_stable_probability_vector(shift, scale):
+    x = jnp.float32(shift) + jnp.float32(scale) * jnp.array([-1.0, 0.0, 0.5, 2.0], jnp.float32)
+    s, ls = A.softmax(x), A.log_softmax(x)
+    assert bool(jnp.all(jnp.isfinite(s))) and bool(jnp.all(jnp.isfinite(ls)))
+    assert float(jnp.sum(s)) == pytest.approx(1.0, abs=1e-5) and bool(jnp.all(s >= 0))
+    np.testing.assert_allclose(s, jax.nn.softmax(x), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ls, jax.nn.log_softmax(x), rtol=1e-5, atol=1e-4)
+
+
+def test_softmax_shift_invariance_and_the_naive_overflow():
+    x = jnp.array([1000.0, 1001.0, 1002.0])
+    naive = jnp.exp(x) / jnp.sum(jnp.exp(x))
+    assert bool(jnp.all(jnp.isnan(naive)))  # e^1000 overflows float32: inf / inf
+    np.testing.assert_allclose(A.softmax(x), A.softmax(x - 1000), rtol=1e-6)
+    np.testing.assert_allclose(A.softmax(jnp.ones((2, 3)), axis=0), 0.5, rtol=1e-6)
+
+
+def test_jacobians_match_autodiff():
+    x = jnp.array([0.3, -1.2, 2.0, 0.0])
+    np.testing.assert_allclose(A.softmax_jacobian(x), jax.jacfwd(A.softmax)(x), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(A.log_softmax_jacobian(x), jax.jacfwd(A.log_softmax)(x), rtol=1e-5, atol=1e-7)
+
+
+def test_get_by_name():
+    for name in A.NAMES:
+        f, df = A.get(name)
+        assert callable(f) and callable(df)
+    assert A.get("relu").f is A.relu
+    with pytest.raises(ValueError, match="^unknown activation 'softplus'; valid names: sigmoid, tanh, relu"):
+        A.get("softplus")
+
+
+def test_bad_input():
+    with pytest.raises(TypeError, match="^x must be a floating-point array, got dtype int32"):
+        A.sigmoid(jnp.array([1, 2]))
+    with pytest.raises(ValueError, match=r"^x must be a vector \(n,\)"):
+        A.softmax_jacobian(jnp.ones((2, 2)))
