@@ -86,6 +86,15 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     return value
 
 
+def check_key(name: str, key: Any, *, legacy: bool = False) -> None:
+    """A typed ``jax.random.key(...)``; with ``legacy=True`` also a raw ``(2,)`` ``jax.random.PRNGKey``."""
+    ok = isinstance(key, jax.Array) and (
+        jax.numpy.issubdtype(key.dtype, jax.dtypes.prng_key) or (legacy and key.shape == (2,))
+    )
+    if not ok:
+        raise TypeError(f"{name} must be a jax.random key, e.g. jax.random.key(0); got {type(key).__name__}")
+
+
 def check_callable(name: str, f: Any) -> None:
     if not callable(f):
         raise TypeError(f"{name} must be callable, got {type(f).__name__}")

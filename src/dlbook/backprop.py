@@ -31,7 +31,7 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from dlbook import activations as act
-from dlbook._checks import as_array, check_int
+from dlbook._checks import as_array, check_int, check_key
 from dlbook.linear import _dot  # full float32 precision on every device (no TF32)
 
 __all__ = [
@@ -107,8 +107,7 @@ def init_mlp(sizes: Sequence[int], *, key: Array) -> list[Layer]:
     if not isinstance(sizes, list) or len(sizes) < 2:
         raise ValueError(f"sizes must be a sequence of at least two layer widths (n_0, …, n_L), got {sizes!r}")
     sizes = [check_int(f"sizes[{i}]", n, minimum=1) for i, n in enumerate(sizes)]
-    if not isinstance(key, jax.Array) or not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        raise TypeError(f"key must be a jax.random.key(...), got {type(key).__name__}")
+    check_key("key", key)
     params = []
     for k, (n_in, n_out) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
         params.append(Layer(jax.random.normal(k, (n_out, n_in)) / jnp.sqrt(n_in), jnp.zeros(n_out)))

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from dlbook._checks import as_array, check_finite, check_int, check_ndim, check_shape, is_concrete
+from dlbook._checks import as_array, check_finite, check_int, check_key, check_ndim, check_shape, is_concrete
 
 Array = jax.Array
 
@@ -64,8 +64,7 @@ def linear_regression_data(
         raise ValueError(f"low must be < high for every feature, got low={lo}, high={hi}")
     if is_concrete(noise) and float(noise) < 0:
         raise ValueError(f"noise must be >= 0, got {noise}")
-    if not isinstance(key, jax.Array) or not (key.shape == (2,) or jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
-        raise TypeError("key must be a jax.random key, e.g. jax.random.key(0)")
+    check_key("key", key, legacy=True)
     kx, ke = jax.random.split(key)
     u = jax.random.uniform(kx, (n, d))
     X = jnp.asarray(lo) + u * (jnp.asarray(hi) - jnp.asarray(lo))
@@ -183,8 +182,7 @@ def split(X: ArrayLike, y: ArrayLike, *, key: Array, fractions: tuple[float, ...
     fr = [float(f) for f in fractions]
     if len(fr) < 2 or any(f <= 0 for f in fr) or abs(sum(fr) - 1) > 1e-9:
         raise ValueError(f"fractions must be two or more positive numbers summing to 1, got {tuple(fractions)}")
-    if not isinstance(key, jax.Array) or not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        raise TypeError(f"key must be a jax.random.key(...), got {type(key).__name__}")
+    check_key("key", key)
     n = X.shape[0]
     sizes = [int(f * n) for f in fr[:-1]]
     sizes.append(n - sum(sizes))
