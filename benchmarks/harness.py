@@ -168,15 +168,18 @@ def _pad(s: str, w: int) -> str:
 
 
 def save(path: Path, rows: list[Row], info: dict[str, Any]) -> None:
-    """Write the results file the book's 性能 appendix renders (rows in the order measured)."""
-    old = {}
-    if path.exists():  # a partial run (--only) keeps the rows it did not measure
-        old = {r["key"]: r for r in json.loads(path.read_text(encoding="utf-8")).get("rows", [])}
-    new = {r.key: asdict(r) for r in rows}
-    merged = [new.pop(k) if k in new else v for k, v in old.items()] + list(new.values())
-    path.write_text(json.dumps({"machine": info, "rows": merged}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    """Write the results file the book's 性能 appendix renders (rows in the order measured).
+
+    Each row carries its value as :meth:`Row.shown` writes it, so the appendix shows exactly what the
+    terminal table shows.  A partial run (``--only``) keeps the rows it did not measure.
+    """
+    old = {r.key: r for r in load(path)[1]} if path.exists() else {}
+    new = {r.key: r for r in rows}
+    merged = [new.pop(k, r) for k, r in old.items()] + list(new.values())
+    data = {"machine": info, "rows": [{**asdict(r), "shown": r.shown()} for r in merged]}
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def load(path: Path) -> tuple[dict[str, Any], list[Row]]:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return data["machine"], [Row(**r) for r in data["rows"]]
+    return data["machine"], [Row(**{k: v for k, v in r.items() if k != "shown"}) for r in data["rows"]]

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import dlbook as db
+from dlbook import backprop as bp
 
 from .harness import Row, fmt_time, interleaved, speedup_row
 
@@ -121,20 +122,10 @@ def _digits():
     return np.asarray(X) / 16.0, np.asarray(y)
 
 
-def init_mlp(key, sizes):
-    """He-normal weights ``(in, out)`` and zero biases: a list of ``(W, b)``."""
-    params = []
-    for k, (m, n) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
-        params.append((jax.random.normal(k, (m, n)) * jnp.sqrt(2.0 / m), jnp.zeros(n)))
-    return params
-
-
 def mlp_loss(params, x, y):
-    h = x
-    for W, b in params[:-1]:
-        h = jax.nn.relu(h @ W + b)
-    W, b = params[-1]
-    logp = jax.nn.log_softmax(h @ W + b)
+    """Softmax cross-entropy of dlbook's MLP (ReLU hidden layers, linear output) on integer labels."""
+    logits = bp.forward(params, x, activation=bp.RELU, output=bp.IDENTITY).activations[-1]
+    logp = jax.nn.log_softmax(logits)
     return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
 
 
@@ -159,15 +150,15 @@ def bench_mlp_epoch() -> list[Row]:
     import torch
 
     X, y = _digits()
-    params = init_mlp(jax.random.key(0), MLP_SIZES)
+    params = bp.init_mlp(MLP_SIZES, key=jax.random.key(0))
     perm = np.asarray(jax.random.permutation(jax.random.key(1), X.shape[0]))
     Xj, yj, pj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(perm)
 
     layers = []
-    for i, (W, b) in enumerate(params):
-        lin = torch.nn.Linear(*W.shape)
+    for i, (W, b) in enumerate(params):  # dlbook's W is (out, in), as torch's Linear.weight
+        lin = torch.nn.Linear(W.shape[1], W.shape[0])
         with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(np.asarray(W).T.copy()))
+            lin.weight.copy_(torch.from_numpy(np.array(W)))
             lin.bias.copy_(torch.from_numpy(np.array(b)))
         layers += [lin] + ([torch.nn.ReLU()] if i < len(params) - 1 else [])
     model = torch.nn.Sequential(*layers)
@@ -191,8 +182,7 @@ def bench_mlp_epoch() -> list[Row]:
 
     new_params, losses = ours()
     theirs()
-    W_last = model[-1].weight.detach().numpy().T
-    same = np.allclose(np.asarray(new_params[-1][0]), W_last, rtol=1e-3, atol=1e-4)
+    same = np.allclose(np.asarray(new_params[-1].W), model[-1].weight.detach().numpy(), rtol=1e-3, atol=1e-4)
     assert same, "the JAX and PyTorch epochs disagree: they must train the same model the same way"
     t = interleaved({"dlbook": ours, "PyTorch": theirs}, rounds=7)
     return [speedup_row("mlp_epoch_vs_torch", f"digits 上 MLP {'-'.join(map(str, MLP_SIZES))} 训练一个 epoch，批量 {BATCH}"
@@ -256,7 +246,7 @@ def bench_mlp_step() -> list[Row]:
     squares = {n: (jax.random.normal(jax.random.key(4), (n, n)), jax.random.normal(jax.random.key(5), (n, n)))
                for n in PEAK_SIZES}
 
-    params = init_mlp(jax.random.key(6), STEP_SIZES)
+    params = bp.init_mlp(STEP_SIZES, key=jax.random.key(6))
     x = jax.random.normal(jax.random.key(7), (STEP_BATCH, STEP_SIZES[0]))
     y = jax.random.randint(jax.random.key(8), (STEP_BATCH,), 0, STEP_SIZES[-1])
     opt = db.sgd(0.01)
@@ -289,8 +279,6 @@ BACKPROP_BATCH = 256
 
 def bench_backprop() -> list[Row]:
     """Chapter 2's hand-written backward pass against jax.grad of the same network (sigmoid, ½‖y − a‖²)."""
-    from dlbook import backprop as bp
-
     params = bp.init_mlp(BACKPROP_SIZES, key=jax.random.key(9))
     X = jax.random.normal(jax.random.key(10), (BACKPROP_BATCH, BACKPROP_SIZES[0]))
     Y = jax.random.uniform(jax.random.key(11), (BACKPROP_BATCH, BACKPROP_SIZES[-1]))

@@ -98,8 +98,9 @@ def test_committed_results_render_in_the_appendix():
     data = json.loads(RESULTS.read_text(encoding="utf-8"))
     keys = [r["key"] for r in data["rows"]]
     assert len(keys) == len(set(keys)) and {"cpu", "cores", "jax", "date"} <= set(data["machine"])
-    for r in data["rows"]:
+    for r, row in zip(data["rows"], harness.load(RESULTS)[1]):
         assert (r["value"] is None) == (r["ok"] is None), r["key"]
+        assert r["shown"] == row.shown(), r["key"]
     md = _site_ext().benchmark_markdown(data)
     table = [line for line in md if line.startswith("| ") and "---" not in line]
     assert len(table) == 1 + len(data["rows"])

@@ -106,12 +106,8 @@ def benchmark_markdown(results: dict) -> list[str]:
     """The appendix table (MyST markdown lines) for the contents of benchmarks/results.json."""
     m = results["machine"]
     lines = ["| 测量项目 | 对比对象 | 结果 | 目标 | 结论 |", "| --- | --- | --- | --- | --- |"]
-    for r in results["rows"]:
-        v = r["value"]
-        shown = "—" if v is None else (f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}")
-        if v is not None:
-            shown += r["unit"] if r["unit"] in ("×", "%") else (f" {r['unit']}" if r["unit"] else "")
-        lines.append(f"| {_cell(r['what'])} | {_cell(r['baseline'])} | {shown} | {_cell(r['target'])} | {VERDICT[r['ok']]} |")
+    for r in results["rows"]:  # "shown": the value as `make bench` printed it (benchmarks/harness.py)
+        lines.append(f"| {_cell(r['what'])} | {_cell(r['baseline'])} | {_cell(r['shown'])} | {_cell(r['target'])} | {VERDICT[r['ok']]} |")
     lines += ["", "测量环境：" + "；".join(f"{label} {m[k]}" for k, label in MACHINE_FIELDS if k in m) + "。", ""]
     details = [f"- `{r['key']}`：{_cell(r['detail'])}" for r in results["rows"] if r.get("detail")]
     if details:
