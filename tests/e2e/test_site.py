@@ -141,8 +141,7 @@ def test_static_explorers_respond_to_the_keyboard(tab, site, chapter):
         data = json.loads(ex.locator("script.dlx-data").text_content())
         shape = tuple(data["shape"])
         start = int(ex.get_attribute("data-dlbook-explorer"))
-        idx = list(np.unravel_index(start, shape))
-        idx = [int(i) for i in idx]
+        idx = [int(i) for i in np.unravel_index(start, shape)]
         first = _expect_frame(ex, data, idx, shape, f"explorer {e} on load")
         assert ex.locator("img.dlx-img").evaluate("i => i.complete && i.naturalWidth > 0")
         for k, size in enumerate(shape):
