@@ -9,6 +9,7 @@ a figure shows are printed and asserted in the chapter itself.
 import os
 
 os.environ["DLBOOK_EXPLORERS"] = "live"   # nbval runs the live explorers: no frames are built
+os.environ["DLBOOK_PROGRESS"] = "off"     # and shows no progress bars (they are not part of the reference)
 
 
 def pytest_collectstart(collector):

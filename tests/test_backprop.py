@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from dlbook import activations as act
 from dlbook import backprop as bp
 
 
@@ -29,10 +30,14 @@ CASES = [  # sizes, batch, hidden activation, output activation, loss
     ((4, 8, 8, 8, 2), 7, bp.RELU, bp.IDENTITY, bp.HALF_SQUARED),
     ((6, 3), 5, bp.SIGMOID, None, bp.BINARY_CROSS_ENTROPY),  # logistic regression with two outputs
     ((5, 10, 1), 32, bp.TANH, bp.SIGMOID, bp.BINARY_CROSS_ENTROPY),
+    ((5, 8, 4), 6, bp.activation("swish", beta=1.5), bp.IDENTITY, bp.SOFTMAX_CROSS_ENTROPY),
+    ((4, 6, 6, 3), 9, bp.activation("elu", alpha=0.7), bp.IDENTITY, bp.SOFTMAX_CROSS_ENTROPY),
+    ((3, 7, 2), 4, bp.activation("leaky_relu", slope=0.1), bp.IDENTITY, bp.HALF_SQUARED),
+    ((3, 7, 2), 4, bp.activation("gelu"), bp.IDENTITY, bp.HALF_SQUARED),
 ]
 
 
-IDS = ["-".join(map(str, c[0])) + f"-B{c[1]}-{c[2].name}" + ("-bce" if c[4] is bp.BINARY_CROSS_ENTROPY else "") for c in CASES]
+IDS = ["-".join(map(str, c[0])) + f"-B{c[1]}-{c[2].name}-" + c[4].name.split()[0] for c in CASES]
 
 
 @pytest.mark.parametrize(("sizes", "batch", "act", "out", "loss"), CASES, ids=IDS)
@@ -138,3 +143,63 @@ def test_bad_input_is_reported_clearly():
         bp.init_mlp([3, 2], key=0)
     with pytest.raises(TypeError):
         bp.init_mlp([3, 2], jax.random.key(0))  # the key is keyword-only
+
+
+# -- activations by name, the softmax cross-entropy, dead units (chapter 3) -------------------------------
+
+PARAMS = {"leaky_relu": {"slope": 0.2}, "elu": {"alpha": 0.5}, "swish": {"beta": 2.0}}
+
+
+@pytest.mark.parametrize("name", act.NAMES)
+def test_activation_by_name_is_the_activations_module_function(name):
+    z = jnp.linspace(-4, 4, 41).at[20].set(0.5)  # away from the kink at 0, where jax.grad picks a branch
+    kw = PARAMS.get(name, {})
+    a = bp.activation(name, **kw)
+    f, df = act.get(name)
+    np.testing.assert_array_equal(a.f(z), f(z, **kw))
+    np.testing.assert_allclose(a.df(z, a.f(z)), jax.vmap(jax.grad(lambda x: f(x, **kw)))(z), rtol=1e-6, atol=1e-7)
+    assert a.name == name
+
+
+def test_activation_parameters_may_be_traced():
+    z = jnp.array([-1.0, 0.0, 2.0])
+    traced = jax.jit(lambda beta: bp.activation("swish", beta=beta).f(z))(3.0)
+    np.testing.assert_allclose(traced, act.swish(z, beta=3.0), rtol=1e-6)
+
+
+def test_activation_bad_input():
+    with pytest.raises(ValueError, match="unknown activation 'softplus'; valid names: sigmoid, tanh, relu"):
+        bp.activation("softplus")
+    with pytest.raises(TypeError, match="^activation 'swish' takes beta; got unexpected alpha"):
+        bp.activation("swish", alpha=1.0)
+    with pytest.raises(TypeError, match="^activation 'relu' takes no parameters; got unexpected slope"):
+        bp.activation("relu", slope=0.1)
+
+
+def test_softmax_cross_entropy_is_minus_log_probability_of_the_label_and_stable():
+    z = jnp.array([[2.0, 1.0, 0.1], [1e4, -1e4, 0.0]])
+    Y = jax.nn.one_hot(jnp.array([0, 1]), 3)
+    value = bp.SOFTMAX_CROSS_ENTROPY.value(z, Y)
+    assert np.isclose(value[0], -np.log(np.exp(2.0) / np.exp([2.0, 1.0, 0.1]).sum()), rtol=1e-6)
+    assert value[1] == pytest.approx(2e4)  # confidently wrong: large but finite, from the scores
+    grad = bp.SOFTMAX_CROSS_ENTROPY.grad(z, Y)
+    np.testing.assert_allclose(grad, jax.nn.softmax(z) - Y, atol=1e-7)
+    assert np.all(np.isfinite(grad))
+
+
+def test_dead_units_have_zero_gradient_under_relu_but_not_under_leaky_relu():
+    params, X, Y = net((3, 6, 2), 10, seed=5)
+    b = params[0].b.at[jnp.array([1, 4])].set(-8.0)  # units 2 and 5 of layer 1: z < 0 for every example
+    params = [bp.Layer(params[0].W, b), params[1]]
+    for activation, zero in ((bp.RELU, True), (bp.activation("leaky_relu"), False), (bp.activation("elu"), False)):
+        fwd = bp.forward(params, X, activation=activation, output=bp.IDENTITY)
+        (dead,) = bp.dead_units(fwd)
+        assert dead.tolist() == [False, True, False, False, True, False]
+        gW = bp.backward(params, fwd, Y, activation=activation, output=bp.IDENTITY).grads[0].W
+        assert bool(jnp.all(gW[dead] == 0)) is zero, activation.name
+        assert bool(jnp.all(jnp.any(gW[~dead] != 0, axis=1)))
+
+
+def test_dead_units_bad_input():
+    with pytest.raises(TypeError, match="^fwd must be the Forward returned by dlbook.backprop.forward"):
+        bp.dead_units([jnp.zeros((2, 3))])

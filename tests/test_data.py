@@ -262,3 +262,60 @@ def test_split_rejects_bad_input():
         data.split(X, y[:5], key=jax.random.key(0))
     with pytest.raises(TypeError, match="^key must be a jax.random.key"):
         data.split(X, y, key=0)
+
+
+# -- make_2d -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(data.SHAPES_2D))
+def test_make_2d_shapes_balance_and_keys(name):
+    X, y = data.make_2d(name, 101, key=jax.random.key(3))
+    assert X.shape == (101, 2) and X.dtype == jnp.float32 and y.shape == (101,) and y.dtype == jnp.int32
+    assert int(y.sum()) == 51 and set(np.unique(y).tolist()) == {0, 1}
+    X2, y2 = data.make_2d(name, 101, key=jax.random.key(3))
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+    X3, _ = data.make_2d(name, 101, key=jax.random.key(4))
+    assert not np.array_equal(X, X3)
+    assert 20 < np.sum(np.asarray(y)[:50]) < 30  # shuffled: the classes are not in two blocks
+
+
+def test_make_2d_geometry_without_noise():
+    key = jax.random.key(0)
+    X, y = (np.asarray(a) for a in data.make_2d("circles", 400, key=key, noise=0.0))
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), np.where(y == 1, 0.5, 1.0), rtol=1e-6)
+    X, y = (np.asarray(a) for a in data.make_2d("xor", 400, key=key, noise=0.0))
+    assert np.all((X[:, 0] * X[:, 1] > 0) == (y == 1)) and np.all(np.abs(X) <= 1)
+    X, y = (np.asarray(a) for a in data.make_2d("moons", 400, key=key, noise=0.0))
+    np.testing.assert_allclose(np.linalg.norm(X[y == 0], axis=1), 1.0, rtol=1e-6)  # the upper arc
+    np.testing.assert_allclose(np.linalg.norm(X[y == 1] - [1.0, 0.5], axis=1), 1.0, rtol=1e-5)  # the lower arc
+    assert np.all(X[y == 0, 1] >= 0) and np.all(X[y == 1, 1] <= 0.5)
+    X, y = (np.asarray(a) for a in data.make_2d("spiral", 400, key=key, noise=0.0))
+    r = np.linalg.norm(X, axis=1)
+    assert np.all((r >= 0.2 - 1e-6) & (r <= 1 + 1e-6))
+    # the two arms are the same curve turned by π: a point of arm 1 turned back lies on arm 0
+    t = (r - 0.2) / 0.8
+    angle = np.arctan2(X[:, 1], X[:, 0])
+    expected = 3 * np.pi * t + np.pi * y
+    assert np.allclose(np.cos(angle - expected), 1.0, atol=1e-4)
+
+
+def test_make_2d_noise_scales_the_spread():
+    key = jax.random.key(1)
+    X0, _ = data.make_2d("circles", 2000, key=key, noise=0.0)
+    X1, _ = data.make_2d("circles", 2000, key=key, noise=0.2)
+    assert abs(float(jnp.std(X1 - X0)) - 0.2) < 0.01
+
+
+def test_make_2d_bad_input():
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match=r"^name must be one of \['circles', 'moons', 'spiral', 'xor'\], got 'ring'"):
+        data.make_2d("ring", 10, key=key)
+    with pytest.raises(ValueError, match="^n must be >= 2"):
+        data.make_2d("moons", 1, key=key)
+    with pytest.raises(ValueError, match="^noise must be >= 0"):
+        data.make_2d("moons", 10, key=key, noise=-0.1)
+    with pytest.raises(ValueError, match="^noise must be finite"):
+        data.make_2d("moons", 10, key=key, noise=float("nan"))
+    with pytest.raises(TypeError, match="^key must be a jax.random key"):
+        data.make_2d("moons", 10, key=0)

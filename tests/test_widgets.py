@@ -463,3 +463,31 @@ def test_a_draw_returning_something_not_callable_redraws_every_frame(ex):
     other.render(lr=0.2)
     other.render(lr=1.8)
     assert other._update is None and len(seen) == 2
+
+
+# -- progress ------------------------------------------------------------------------------------------------
+
+
+def test_progress_is_the_plain_iterable_in_headless_runs(monkeypatch):
+    items = [1, 2, 3]
+    monkeypatch.setenv(widgets.PROGRESS_ENV, "off")
+    assert widgets.progress(items, desc="x") is items
+    monkeypatch.setenv(widgets.PROGRESS_ENV, "on")
+    monkeypatch.setenv(widgets.MODE_ENV, "static")  # the book build: no bars either
+    assert widgets.progress(items, desc="x") is items
+
+
+def test_progress_shows_a_bar_in_a_live_session(monkeypatch, capsys):
+    monkeypatch.setenv(widgets.PROGRESS_ENV, "on")
+    monkeypatch.setenv(widgets.MODE_ENV, "live")
+    bar = widgets.progress(range(4), desc="training")
+    assert list(bar) == [0, 1, 2, 3]
+    assert "training" in capsys.readouterr().err  # tqdm's text bar outside Jupyter
+
+
+def test_progress_bad_input(monkeypatch):
+    with pytest.raises(TypeError, match="^desc must be a string"):
+        widgets.progress([1], desc=3)
+    monkeypatch.setenv(widgets.PROGRESS_ENV, "yes")
+    with pytest.raises(ValueError, match="^DLBOOK_PROGRESS must be one of 'on', 'off'"):
+        widgets.progress([1], desc="x")

@@ -74,18 +74,19 @@ def store(path: Path, timeout: int = 600) -> None:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    env_before = os.environ.get("DLBOOK_EXPLORERS")
-    os.environ["DLBOOK_EXPLORERS"] = "live"
+    env_before = {k: os.environ.get(k) for k in ("DLBOOK_EXPLORERS", "DLBOOK_PROGRESS")}
+    os.environ.update(DLBOOK_EXPLORERS="live", DLBOOK_PROGRESS="off")  # no frames, no progress bars
     try:
         NotebookClient(
             nb, timeout=timeout, kernel_name="python3", store_widget_state=False,
             resources={"metadata": {"path": str(path.parent)}},
         ).execute()
     finally:
-        if env_before is None:
-            os.environ.pop("DLBOOK_EXPLORERS", None)
-        else:
-            os.environ["DLBOOK_EXPLORERS"] = env_before
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     strip_outputs(nb)
     nbformat.write(nb, path)
     problems = check(path)

@@ -15,14 +15,18 @@ For sigmoid units ``f'(z) = a(1 − a)`` and for ``𝓛 = ½‖y − a^L‖²``,
 the notes.  A batch holds one example per *row* (``X`` is ``(B, n_0)``), so the code reads ``Z = A Wᵀ + b``
 and ``Δ^l = (Δ^{l+1} W^{l+1}) ⊙ f'(Z^l)``; the gradients are batch means of the per-example outer
 products.  Activations and losses are pluggable pairs (the function and its derivative), so later
-chapters reuse the same backward pass.  :func:`loss_value` is the same network for ``jax.grad``: the
+chapters reuse the same backward pass: :func:`activation` turns any activation of
+:mod:`dlbook.activations` into one, and :func:`dead_units` finds the ReLU units that have stopped learning
+(chapter 3).  :func:`loss_value` is the same network for ``jax.grad``: the
 tests check that both give the same gradients.
 
-Chapter: ``book/ch02_backprop.ipynb``.
+Chapters: ``book/ch02_backprop.ipynb``; ``book/ch03_activations.ipynb`` (other activations, dead units).
 """
 
 from __future__ import annotations
 
+import inspect
+from functools import partial
 from typing import Callable, NamedTuple, Sequence
 
 import jax
@@ -36,7 +40,8 @@ from dlbook.linear import _dot  # full float32 precision on every device (no TF3
 
 __all__ = [
     "Activation", "Loss", "Layer", "Forward", "Backward", "SIGMOID", "TANH", "RELU", "IDENTITY",
-    "HALF_SQUARED", "BINARY_CROSS_ENTROPY", "init_mlp", "forward", "backward", "loss_value",
+    "HALF_SQUARED", "BINARY_CROSS_ENTROPY", "SOFTMAX_CROSS_ENTROPY", "activation", "init_mlp", "forward",
+    "backward", "loss_value", "dead_units",
 ]
 
 
@@ -69,6 +74,36 @@ BINARY_CROSS_ENTROPY = Loss(
     lambda a, y: -jnp.sum(y * jnp.log(a) + (1 - y) * jnp.log1p(-a), axis=-1),
     lambda a, y: (a - y) / (a * (1 - a)),
 )
+# from scores: use with output=IDENTITY, so a^L holds the scores z^L and the loss applies the softmax itself
+# (stable: log_softmax subtracts the maximum).  ∂ℓ/∂z = softmax(z)·Σ_k y_k − y, which is softmax(z) − y for
+# one-hot (or any probability-vector) targets.
+SOFTMAX_CROSS_ENTROPY = Loss(
+    "softmax cross-entropy",
+    lambda a, y: -jnp.sum(y * act.log_softmax(a), axis=-1),
+    lambda a, y: act.softmax(a) * jnp.sum(y, axis=-1, keepdims=True) - y,
+)
+
+
+def activation(name: str, **params) -> Activation:
+    """The activation ``name`` of :mod:`dlbook.activations`, with its parameters, as an :class:`Activation`.
+
+    Args:
+      name: one of :data:`dlbook.activations.NAMES`.
+      params: the activation's parameters, e.g. ``slope`` for ``"leaky_relu"``, ``alpha`` for ``"elu"``,
+        ``beta`` for ``"swish"`` (they may be traced, e.g. a slider value inside ``jit``).
+
+    Example:
+      >>> swish2 = activation("swish", beta=2.0)
+      >>> float(swish2.df(jnp.array(0.0), None))
+      0.5
+    """
+    pair = act.get(name)
+    allowed = [p for p in inspect.signature(pair.f).parameters if p != "x"]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        takes = ", ".join(allowed) if allowed else "no parameters"
+        raise TypeError(f"activation {name!r} takes {takes}; got unexpected {', '.join(unknown)}")
+    return Activation(name, partial(pair.f, **params), lambda z, a: pair.df(z, **params))
 
 
 class Layer(NamedTuple):
@@ -181,3 +216,23 @@ def loss_value(params: Sequence[Layer], X: ArrayLike, Y: ArrayLike, *, activatio
     _check(params, X, Y, activation, output, loss)
     aL = forward(params, X, activation=activation, output=output).activations[-1]
     return jnp.mean(loss.value(aL, jnp.asarray(Y)))
+
+
+def dead_units(fwd: Forward) -> list[Array]:
+    """For each hidden layer, which units have a pre-activation ``z ≤ 0`` on *every* example of the batch.
+
+    For ReLU such a unit outputs 0 and passes back a zero gradient for the whole batch (``relu'(z) = 0``
+    for ``z ≤ 0``): its incoming weights stop changing, a "dead" unit.  Leaky ReLU and ELU units in the
+    same state still pass back ``slope·δ`` or ``α eᶻ·δ`` and can recover.
+
+    Returns:
+      one boolean array ``(n_l,)`` per hidden layer ``l = 1..L−1``.
+
+    Example:
+      >>> params = [Layer(jnp.array([[1.0], [-1.0]]), jnp.array([0.0, -0.5])), Layer(jnp.ones((1, 2)), jnp.zeros(1))]
+      >>> [d.tolist() for d in dead_units(forward(params, jnp.array([[0.2], [0.4]]), activation=RELU))]
+      [[False, True]]
+    """
+    if not isinstance(fwd, Forward):
+        raise TypeError(f"fwd must be the Forward returned by dlbook.backprop.forward, got {type(fwd).__name__}")
+    return [jnp.all(z <= 0, axis=0) for z in fwd.zs[:-1]]

@@ -4,8 +4,12 @@
 function of features whose scales can differ wildly (a flat's area in m² next to its number of rooms).
 :func:`fit_minmax` and :func:`fit_standardize` fit the two normalisations of the chapter on the training
 data; :func:`normalize` applies a fitted :class:`Scaler` (to training and, later, test data alike).
+:func:`load_dataset` returns a real data set that ships with scikit-learn and :func:`split` cuts it into
+training / (validation) / test parts; :func:`make_2d` draws two-class data in the plane whose classes no
+straight line separates (for pictures of decision boundaries).
 
-Chapter: ``book/ch01_gradient_descent.ipynb``.
+Chapters: ``book/ch01_gradient_descent.ipynb`` (normalisation), ``book/ch02_backprop.ipynb`` (real data),
+``book/ch03_activations.ipynb`` (two-dimensional data).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dlbook._checks import as_array, check_finite, check_int, check_key, check_n
 Array = jax.Array
 
 __all__ = ["linear_regression_data", "Scaler", "fit_minmax", "fit_standardize", "normalize", "load_dataset", "split",
-           "DATASETS"]
+           "DATASETS", "make_2d", "SHAPES_2D"]
 
 
 def linear_regression_data(
@@ -195,3 +199,64 @@ def split(X: ArrayLike, y: ArrayLike, *, key: Array, fractions: tuple[float, ...
         parts.append((jnp.asarray(X)[idx], jnp.asarray(y)[idx]))
         start += m
     return parts
+
+
+#: Shapes :func:`make_2d` draws: name -> what the two classes look like.
+SHAPES_2D = {
+    "circles": "class 0 on the unit circle, class 1 on a concentric circle of radius 1/2",
+    "moons": "two interleaving half circles",
+    "xor": "uniform on the square [−1, 1]²; class 1 where x₁·x₂ > 0 (the 1st and 3rd quadrants)",
+    "spiral": "two interleaved spiral arms, each turning 1.5 times",
+}
+
+
+def make_2d(name: str, n: int, *, key: Array, noise: float = 0.1) -> tuple[Array, Array]:
+    """Two-class data in the plane that no straight line separates: ``X`` ``(n, 2)`` float32, ``y`` ``(n,)`` int32.
+
+    The classes have ``n // 2`` and ``n − n // 2`` points, in random order.  Each point is drawn on its
+    class's curve (or region, for ``"xor"``), then Gaussian noise of standard deviation ``noise`` is added
+    to both coordinates (after labelling, so noisy ``"xor"`` points may cross the axes).
+
+    Args:
+      name: one of :data:`SHAPES_2D` (``"circles"``, ``"moons"``, ``"xor"``, ``"spiral"``).
+      n: number of points (≥ 2).
+      key: a ``jax.random`` key (keyword-only: all randomness is explicit).
+      noise: standard deviation of the added noise (≥ 0).
+
+    Example:
+      >>> X, y = make_2d("circles", 100, key=jax.random.key(0), noise=0.0)
+      >>> X.shape, int(y.sum())
+      ((100, 2), 50)
+      >>> bool(jnp.allclose(jnp.linalg.norm(X[y == 1], axis=1), 0.5))
+      True
+    """
+    if name not in SHAPES_2D:
+        raise ValueError(f"name must be one of {sorted(SHAPES_2D)}, got {name!r}")
+    n = check_int("n", n, minimum=2)
+    check_finite("noise", noise)
+    if is_concrete(noise) and float(noise) < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    check_key("key", key)
+    k_pos, k_sign, k_noise, k_order = jax.random.split(key, 4)
+    y = (jnp.arange(n) >= n // 2).astype(jnp.int32)
+    u = jax.random.uniform(k_pos, (n, 2))
+    t = u[:, 0]
+    if name == "circles":
+        angle = 2 * jnp.pi * t
+        r = jnp.where(y == 1, 0.5, 1.0)
+        X = r[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
+    elif name == "moons":  # as scikit-learn's make_moons: the upper arc, and the lower arc shifted right
+        angle = jnp.pi * t
+        upper = jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
+        lower = jnp.stack([1 - jnp.cos(angle), 0.5 - jnp.sin(angle)], axis=1)
+        X = jnp.where((y == 1)[:, None], lower, upper)
+    elif name == "xor":  # |x₁|, |x₂| uniform on [0, 1]; the signs agree for class 1 and differ for class 0
+        sign = jnp.where(jax.random.bernoulli(k_sign, 0.5, (n,)), 1.0, -1.0)
+        X = jnp.stack([sign * u[:, 0], jnp.where(y == 1, sign, -sign) * u[:, 1]], axis=1)
+    else:  # spiral: radius grows from 0.2 to 1 while the angle turns 1.5 times; arm 1 is arm 0 turned by π
+        r = 0.2 + 0.8 * t
+        angle = 3 * jnp.pi * t + jnp.pi * y
+        X = r[:, None] * jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=1)
+    X = X + noise * jax.random.normal(k_noise, (n, 2))
+    order = jax.random.permutation(k_order, n)
+    return X[order].astype(jnp.float32), y[order]

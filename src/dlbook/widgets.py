@@ -47,7 +47,8 @@ import numpy as np
 
 from dlbook._checks import as_array, check_callable, check_choice, check_finite, check_int
 
-__all__ = ["Slider", "slider", "explore", "Explorer", "MODE_ENV", "MAX_EXPLORER_BYTES", "MAX_PAGE_BYTES"]
+__all__ = ["Slider", "slider", "explore", "Explorer", "progress", "MODE_ENV", "PROGRESS_ENV", "MAX_EXPLORER_BYTES",
+           "MAX_PAGE_BYTES"]
 
 #: Environment variable selecting the explorer mode: ``live`` (default) or ``static``.
 MODE_ENV = "DLBOOK_EXPLORERS"
@@ -147,6 +148,32 @@ def slider(
 
 def _mode() -> str:
     return check_choice(MODE_ENV, os.environ.get(MODE_ENV, "live") or "live", ("live", "static"))
+
+
+#: Environment variable for progress bars: ``on`` (default) or ``off``.  Every headless execution of the
+#: chapters turns them off (nbval through the root ``conftest.py``, ``make outputs``, and the book build,
+#: whose ``DLBOOK_EXPLORERS=static`` implies it), so no bar reaches the stored outputs or the built pages.
+PROGRESS_ENV = "DLBOOK_PROGRESS"
+
+
+def progress(iterable: Any, *, desc: str, total: int | None = None) -> Any:
+    """``iterable`` with a progress bar for a reader running the chapter (``tqdm.auto``: a widget in Jupyter,
+    text in a terminal); the plain ``iterable`` in headless runs (see :data:`PROGRESS_ENV`).
+
+    The bar is removed when the loop ends, so nothing is left in the notebook.
+
+    Example:
+      >>> [x * x for x in progress(range(3), desc="squares")]
+      [0, 1, 4]
+    """
+    if not isinstance(desc, str):
+        raise TypeError(f"desc must be a string, got {type(desc).__name__}")
+    setting = check_choice(PROGRESS_ENV, os.environ.get(PROGRESS_ENV, "on") or "on", ("on", "off"))
+    if setting == "off" or _mode() == "static":
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, leave=False)
 
 
 def explore(
