@@ -8,6 +8,8 @@ import pytest
 
 from dlbook import activations as act
 from dlbook import backprop as bp
+from dlbook import optim
+from dlbook.descent import optimize
 
 
 def rel_err(a, b):
@@ -203,3 +205,44 @@ def test_dead_units_have_zero_gradient_under_relu_but_not_under_leaky_relu():
 def test_dead_units_bad_input():
     with pytest.raises(TypeError, match="^fwd must be the Forward returned by dlbook.backprop.forward"):
         bp.dead_units([jnp.zeros((2, 3))])
+
+
+# -- train, accuracy --------------------------------------------------------------------------------------
+
+
+def test_train_is_optimize_on_loss_value_and_vmaps_over_rates():
+    params, X, Y = net((3, 5, 2), 16, seed=6)
+    kw = dict(activation=bp.TANH, output=bp.IDENTITY, loss=bp.HALF_SQUARED)
+    run = bp.train(params, X, Y, optimizer=optim.sgd(0.3), num_steps=50, **kw)
+    ref = optimize(lambda p: bp.loss_value(p, X, Y, **kw), params, optim.sgd(0.3), 50, path=False)
+    np.testing.assert_allclose(run.losses, ref.losses, rtol=1e-6)
+    assert run.losses.shape == (51,) and run.losses[-1] < run.losses[0] / 2
+    # hand-written gradients give the same first step
+    g = bp.backward(params, bp.forward(params, X, activation=bp.TANH, output=bp.IDENTITY), Y, **kw).grads
+    one = bp.train(params, X, Y, optimizer=optim.sgd(0.3), num_steps=1, **kw).params
+    np.testing.assert_allclose(one[0].W, params[0].W - 0.3 * g[0].W, rtol=1e-5, atol=1e-7)
+    rates = jnp.array([0.01, 0.1, 0.3])
+    finals = jax.vmap(lambda lr: bp.train(params, X, Y, optimizer=optim.sgd(lr), num_steps=50, **kw).losses[-1])(rates)
+    assert finals[0] > finals[1] > finals[2]
+    assert bp.train(params, X, Y, optimizer=optim.sgd(0.3), num_steps=5, path=True, **kw).params[0].W.shape == (6, 5, 3)
+
+
+def test_accuracy_counts_argmax_hits():
+    params = [bp.Layer(jnp.eye(3), jnp.zeros(3))]
+    X = jnp.array([[1.0, 0.0, 0.0], [0.0, 2.0, 1.0], [0.0, 0.0, 3.0], [5.0, 0.0, 0.0]])
+    labels = jnp.array([0, 1, 2, 1])
+    assert float(bp.accuracy(params, X, labels, activation=bp.IDENTITY)) == 0.75
+
+
+def test_train_and_accuracy_bad_input():
+    params, X, Y = net((3, 4, 2), 5)
+    with pytest.raises(ValueError, match=r"^Y must have shape \(5, 2\)"):
+        bp.train(params, X, Y[:, :1], optimizer=optim.sgd(0.1), num_steps=3)
+    with pytest.raises(TypeError, match="^optimizer must be"):
+        bp.train(params, X, Y, optimizer=0.1, num_steps=3)
+    with pytest.raises(ValueError, match="^num_steps must be >= 0"):
+        bp.train(params, X, Y, optimizer=optim.sgd(0.1), num_steps=-1)
+    with pytest.raises(ValueError, match=r"^labels must be integer class indices of shape \(5,\)"):
+        bp.accuracy(params, X, jnp.zeros(5))
+    with pytest.raises(ValueError, match=r"^labels must be integer class indices of shape \(5,\)"):
+        bp.accuracy(params, X, jnp.zeros((5, 2), dtype=jnp.int32))

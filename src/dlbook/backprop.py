@@ -16,8 +16,9 @@ the notes.  A batch holds one example per *row* (``X`` is ``(B, n_0)``), so the 
 and ``Δ^l = (Δ^{l+1} W^{l+1}) ⊙ f'(Z^l)``; the gradients are batch means of the per-example outer
 products.  Activations and losses are pluggable pairs (the function and its derivative), so later
 chapters reuse the same backward pass: :func:`activation` turns any activation of
-:mod:`dlbook.activations` into one, and :func:`dead_units` finds the ReLU units that have stopped learning
-(chapter 3).  :func:`loss_value` is the same network for ``jax.grad``: the
+:mod:`dlbook.activations` into one, :func:`train` runs full-batch training in one ``lax.scan``,
+:func:`accuracy` scores a classifier and :func:`dead_units` finds the ReLU units that have stopped
+learning (chapter 3).  :func:`loss_value` is the same network for ``jax.grad``: the
 tests check that both give the same gradients.
 
 Chapters: ``book/ch02_backprop.ipynb``; ``book/ch03_activations.ipynb`` (other activations, dead units).
@@ -35,13 +36,14 @@ from jax import Array
 from jax.typing import ArrayLike
 
 from dlbook import activations as act
+from dlbook import descent, optim
 from dlbook._checks import as_array, check_int, check_key
 from dlbook.linear import _dot  # full float32 precision on every device (no TF32)
 
 __all__ = [
     "Activation", "Loss", "Layer", "Forward", "Backward", "SIGMOID", "TANH", "RELU", "IDENTITY",
     "HALF_SQUARED", "BINARY_CROSS_ENTROPY", "SOFTMAX_CROSS_ENTROPY", "activation", "init_mlp", "forward",
-    "backward", "loss_value", "dead_units",
+    "backward", "loss_value", "train", "accuracy", "dead_units",
 ]
 
 
@@ -216,6 +218,44 @@ def loss_value(params: Sequence[Layer], X: ArrayLike, Y: ArrayLike, *, activatio
     _check(params, X, Y, activation, output, loss)
     aL = forward(params, X, activation=activation, output=output).activations[-1]
     return jnp.mean(loss.value(aL, jnp.asarray(Y)))
+
+
+def train(params: Sequence[Layer], X: ArrayLike, Y: ArrayLike, *, optimizer: optim.GradientTransformation,
+          num_steps: int, activation: Activation = SIGMOID, output: Activation | None = None,
+          loss: Loss = HALF_SQUARED, path: bool = False) -> descent.Trajectory:
+    """Full-batch training: ``num_steps`` steps of ``optimizer`` on :func:`loss_value`, in one ``lax.scan``.
+
+    The gradients come from ``jax.grad`` of :func:`loss_value`, which equals :func:`backward` (the tests and
+    chapter 2 check it).  Traceable, so many runs (learning rates, seeds) train at once under ``vmap``.
+
+    Returns:
+      :class:`dlbook.descent.Trajectory`: the final parameters (every iterate with ``path=True``) and the
+      ``num_steps + 1`` losses.
+
+    Example:
+      >>> X, Y = jnp.array([[0.0], [1.0]]), jnp.array([[0.2], [0.8]])
+      >>> run = train(init_mlp((1, 3, 1), key=jax.random.key(0)), X, Y, optimizer=optim.sgd(1.0), num_steps=200)
+      >>> round(float(run.losses[0]), 4), round(float(run.losses[-1]), 4)
+      (0.0875, 0.01)
+    """
+    X, Y = _check(params, X, Y, activation, output, loss)
+    loss_fn = partial(loss_value, activation=activation, output=output, loss=loss)
+    return descent.optimize(loss_fn, list(params), optimizer, num_steps, args=(X, Y), path=path)
+
+
+def accuracy(params: Sequence[Layer], X: ArrayLike, labels: ArrayLike, *, activation: Activation = SIGMOID,
+             output: Activation | None = None) -> Array:
+    """Share of examples whose largest output is at their label: ``mean(argmax(a^L) == label)``.
+
+    ``labels`` are class indices ``(B,)``; for a single output unit the prediction is ``a^L > 1/2`` with
+    ``output=SIGMOID``, so use two outputs (one per class) for a binary task scored here.
+    """
+    X, _ = _check(params, X, activation=activation, output=output)
+    labels = as_array("labels", labels)
+    if labels.shape != (X.shape[0],) or not jnp.issubdtype(labels.dtype, jnp.integer):
+        raise ValueError(f"labels must be integer class indices of shape ({X.shape[0]},), got {labels.dtype} {labels.shape}")
+    scores = forward(params, X, activation=activation, output=output).activations[-1]
+    return jnp.mean(jnp.argmax(scores, axis=-1) == labels)
 
 
 def dead_units(fwd: Forward) -> list[Array]:
