@@ -246,3 +246,26 @@ def test_train_and_accuracy_bad_input():
         bp.accuracy(params, X, jnp.zeros(5))
     with pytest.raises(ValueError, match=r"^labels must be integer class indices of shape \(5,\)"):
         bp.accuracy(params, X, jnp.zeros((5, 2), dtype=jnp.int32))
+
+
+def test_choose_picks_each_option_and_vmaps_over_the_index():
+    options = [bp.SIGMOID, bp.TANH, bp.RELU, bp.activation("swish", beta=2.0)]
+    params, X, Y = net((3, 5, 2), 8, seed=7)
+    kw = dict(output=bp.IDENTITY, loss=bp.HALF_SQUARED)
+    each = jnp.stack([bp.loss_value(params, X, Y, activation=o, **kw) for o in options])
+    chosen = jax.jit(jax.vmap(lambda i: bp.loss_value(params, X, Y, activation=bp.choose(i, options), **kw)))(jnp.arange(4))
+    np.testing.assert_allclose(chosen, each, rtol=1e-6)
+    for i, o in enumerate(options):  # the derivative (hand-written backward pass) follows the choice too
+        pick = bp.choose(jnp.float32(i), options)
+        ref = bp.backward(params, bp.forward(params, X, activation=o, **{"output": bp.IDENTITY}), Y, activation=o, **kw).grads
+        got = bp.backward(params, bp.forward(params, X, activation=pick, output=bp.IDENTITY), Y, activation=pick, **kw).grads
+        np.testing.assert_allclose(got[0].W, ref[0].W, rtol=1e-5, atol=1e-7)
+
+
+def test_choose_bad_input():
+    with pytest.raises(TypeError, match="^options must be a non-empty sequence of dlbook.backprop.Activation"):
+        bp.choose(0, [])
+    with pytest.raises(TypeError, match="^options must be a non-empty sequence"):
+        bp.choose(0, ["relu"])
+    with pytest.raises(ValueError, match="^index must be a scalar"):
+        bp.choose(jnp.array([0, 1]), [bp.RELU, bp.TANH])

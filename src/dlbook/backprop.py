@@ -42,7 +42,7 @@ from dlbook.linear import _dot  # full float32 precision on every device (no TF3
 
 __all__ = [
     "Activation", "Loss", "Layer", "Forward", "Backward", "SIGMOID", "TANH", "RELU", "IDENTITY",
-    "HALF_SQUARED", "BINARY_CROSS_ENTROPY", "SOFTMAX_CROSS_ENTROPY", "activation", "init_mlp", "forward",
+    "HALF_SQUARED", "BINARY_CROSS_ENTROPY", "SOFTMAX_CROSS_ENTROPY", "activation", "choose", "init_mlp", "forward",
     "backward", "loss_value", "train", "accuracy", "dead_units",
 ]
 
@@ -106,6 +106,32 @@ def activation(name: str, **params) -> Activation:
         takes = ", ".join(allowed) if allowed else "no parameters"
         raise TypeError(f"activation {name!r} takes {takes}; got unexpected {', '.join(unknown)}")
     return Activation(name, partial(pair.f, **params), lambda z, a: pair.df(z, **params))
+
+
+def choose(index: ArrayLike, options: Sequence[Activation]) -> Activation:
+    """The activation ``options[index]``, where ``index`` may be traced (``lax.switch``).
+
+    So one compiled function trains networks with different activations: ``vmap`` over ``index`` runs
+    them side by side (every option is then evaluated and the chosen one kept), and an explorer's slider
+    can pick the activation without recompiling.
+
+    Example:
+      >>> pick = choose(jnp.array(1), [SIGMOID, TANH, RELU])
+      >>> float(pick.f(jnp.array(-2.0))) == float(jnp.tanh(-2.0))
+      True
+    """
+    options = list(options) if isinstance(options, (list, tuple)) else options
+    if not isinstance(options, list) or not options or not all(isinstance(o, Activation) for o in options):
+        raise TypeError("options must be a non-empty sequence of dlbook.backprop.Activation (e.g. [SIGMOID, RELU])")
+    index = as_array("index", index)
+    if index.ndim != 0:
+        raise ValueError(f"index must be a scalar, got shape {index.shape} (vmap over it for several)")
+    i = jnp.clip(index.astype(jnp.int32), 0, len(options) - 1)
+    fs = [o.f for o in options]
+    dfs = [o.df for o in options]
+    names = "|".join(o.name for o in options)
+    return Activation(f"choose({names})", lambda z: jax.lax.switch(i, fs, z),
+                      lambda z, a: jax.lax.switch(i, dfs, z, a))
 
 
 class Layer(NamedTuple):
