@@ -279,6 +279,9 @@ def test_steps_to_reach_batched_2d_and_3d():
     got3 = np.asarray(steps_to_reach(L3, 0.5))
     assert got3.shape == (2, 4)
     assert got3.tolist() == [[reference_steps(r, 0.5) for r in M] for M in L3]
+    L4 = np.stack([L3, L3[:, ::-1]])  # any number of leading axes (activations × rates × seeds, ...)
+    got4 = np.asarray(steps_to_reach(L4, 0.5))
+    assert got4.shape == (2, 2, 4) and got4[0].tolist() == got3.tolist()
 
 
 def test_steps_to_reach_on_a_sweep():

@@ -292,15 +292,16 @@ def critical_learning_rate(hessian: ArrayLike) -> Array:
 def steps_to_reach(losses: ArrayLike, target: ArrayLike) -> Array:
     """First step ``t`` with ``𝓛_t ≤ target``; ``len(losses)`` if never reached (nan counts as not reached).
 
-    Works on the last axis, so a batch of trajectories from :func:`gradient_descent_sweep` gives one
-    count per run.
+    Works on the last axis, so a batch of trajectories (a sweep, or runs over learning rates × seeds)
+    gives one count per run.
 
     Example:
       >>> int(steps_to_reach(jnp.array([4.0, 2.0, 1.0, 0.5]), 1.0))
       2
     """
     losses = jnp.asarray(as_array("losses", losses))
-    check_ndim("losses", losses, (1, 2, 3), "(..., T)")
+    if losses.ndim < 1:
+        raise ValueError(f"losses must have shape (..., T) (one loss per step on the last axis), got shape {losses.shape}")
     target = as_array("target", target)
     check_ndim("target", target, 0, "() (a scalar)")
     hit = losses <= target
