@@ -10,7 +10,7 @@ One module per idea; each function's docstring names the chapter that explains i
 * :mod:`dlbook.logistic` — logistic regression with its closed-form gradient
 * :mod:`dlbook.activations` — activation functions with their derivatives, stable at the extremes
 * :mod:`dlbook.backprop` — an MLP's forward pass and chapter 2's backward pass, written by hand
-* :mod:`dlbook.losses` — loss functions
+* :mod:`dlbook.losses` — losses (MSE, MAE, Huber, cross-entropies from probabilities or logits, entropy, KL)
 * :mod:`dlbook.plotting` — plot helpers
 * :mod:`dlbook.widgets` — explorers: sliders that work live and in the static book; progress bars
 """
