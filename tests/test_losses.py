@@ -79,6 +79,11 @@ def test_regression_losses_against_numpy_and_optax():
                                    optax.huber_loss(P_REG, T_REG, delta=delta), rtol=1e-6)
 
 
+def test_mae_gradient_is_the_sign_and_zero_at_zero_error():
+    p, t = jnp.array([2.5, 0.0, 2.0, 8.0]), jnp.array([3.0, -0.5, 2.0, 7.0])
+    np.testing.assert_array_equal(jax.grad(losses.mae)(p, t), [-0.25, 0.25, 0.0, 0.25])
+
+
 def test_huber_meets_mse_and_mae_at_delta():
     e = jnp.linspace(-5, 5, 1001)
     h = losses.huber(e, jnp.zeros_like(e), delta=1.0, reduction="none")
@@ -98,6 +103,8 @@ def test_binary_cross_entropy_probabilities_and_logits_agree_with_optax():
     # gradients: σ(z) − y from the scores, (p − y)/(p(1 − p)) from the probabilities
     g = jax.grad(lambda z: losses.binary_cross_entropy_with_logits(z, LABELS, reduction="sum"))(LOGITS)
     np.testing.assert_allclose(g, jax.nn.sigmoid(LOGITS) - LABELS, atol=1e-6)
+    z0 = jnp.zeros(2)  # at z = 0 exactly: σ(0) − y, not one side of a kink
+    np.testing.assert_allclose(jax.grad(lambda z: losses.binary_cross_entropy_with_logits(z, jnp.array([1.0, 0.0]), reduction="sum"))(z0), [-0.5, 0.5])
     gp = jax.grad(lambda q: losses.binary_cross_entropy(q, LABELS, reduction="sum"))(p)
     np.testing.assert_allclose(gp, (p - LABELS) / (p * (1 - p)), rtol=1e-3)
 
@@ -151,6 +158,7 @@ def test_entropy_and_kl_against_scipy():
     np.testing.assert_allclose(losses.kl_divergence(P, Q), np.sum(scipy.special.rel_entr(np.asarray(P, np.float64), np.asarray(Q, np.float64)), axis=-1), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(losses.kl_divergence(P, Q), optax.kl_divergence(jnp.log(Q), P), rtol=1e-4, atol=1e-6)
     assert float(losses.entropy(jnp.array([1.0, 0.0, 0.0]))) == 0.0
+    assert str(float(losses.entropy(jnp.array([1.0, 0.0])))) == "0.0"  # not −0.0
     assert float(losses.entropy(jnp.full(8, 1 / 8))) == pytest.approx(np.log(8), rel=1e-6)
     assert float(losses.kl_divergence(P[0], P[0])) == pytest.approx(0.0, abs=1e-6)
     # KL(Y‖P) = cross-entropy − H(Y); for one-hot Y, H(Y) = 0
@@ -162,6 +170,9 @@ def test_losses_jit_and_vmap():
     assert float(f(LOGITS, ONE_HOT)) == pytest.approx(float(losses.cross_entropy_with_logits(LOGITS, ONE_HOT)), rel=1e-6)
     per_row = jax.vmap(lambda z, y: losses.binary_cross_entropy_with_logits(z, y))(LOGITS, LABELS)
     assert per_row.shape == (5,)
+    one = jnp.ones(())  # a concrete label closed over by a traced function (value checks must not trace it)
+    assert float(jax.jit(lambda z: losses.binary_cross_entropy_with_logits(z, one))(0.0)) == pytest.approx(np.log(2))
+    assert float(jax.jit(lambda p: losses.binary_cross_entropy(p, one))(0.5)) == pytest.approx(np.log(2))
 
 
 def test_losses_bad_input():

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from dlbook._checks import as_array, check_choice, check_positive, is_concrete
@@ -66,17 +67,25 @@ def _same_shape(a_name: str, a: ArrayLike, b_name: str, b: ArrayLike) -> tuple[A
     return a.astype(dtype), b.astype(dtype)
 
 
+# Value checks run in NumPy on concrete arrays only: inside jit, vmap or scan the values are not known (and
+# even a constant becomes a tracer as soon as a jnp operation touches it).
+
+
 def _in_unit_interval(name: str, x: Array, what: str) -> None:
-    if is_concrete(x) and not bool(jnp.all((x >= 0) & (x <= 1))):
-        bad = x[~((x >= 0) & (x <= 1))]
-        raise ValueError(f"{name} must be {what} in [0, 1], got values such as {float(bad[0])!r}")
+    if is_concrete(x):
+        xn = np.asarray(x)
+        ok = (xn >= 0) & (xn <= 1)
+        if not ok.all():
+            raise ValueError(f"{name} must be {what} in [0, 1], got values such as {float(xn[~ok][0])!r}")
 
 
 def _one_hot(name: str, y: Array) -> None:
     if y.ndim < 1:
         raise ValueError(f"{name} must be one-hot rows (..., classes), got a scalar")
-    if is_concrete(y) and not bool(jnp.all(((y == 0) | (y == 1)) & (jnp.sum(y, axis=-1, keepdims=True) == 1))):
-        raise ValueError(f"{name} must be one-hot along the last axis (a single 1 and zeros in each row)")
+    if is_concrete(y):
+        yn = np.asarray(y)
+        if not (((yn == 0) | (yn == 1)).all() and (yn.sum(axis=-1) == 1).all()):
+            raise ValueError(f"{name} must be one-hot along the last axis (a single 1 and zeros in each row)")
 
 
 def mse(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") -> Array:
@@ -103,12 +112,15 @@ def rmse(predictions: ArrayLike, targets: ArrayLike) -> Array:
 def mae(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") -> Array:
     """Mean absolute error (L1 loss) ``𝓛 = (1/n) Σᵢ |yᵢ − ŷᵢ|``; per element ``|yᵢ − ŷᵢ|``.
 
+    Its gradient is ``sign(ŷᵢ − yᵢ)/n``, taken as 0 where the error is exactly 0 (``jnp.abs`` would give 1).
+
     Example:
       >>> float(mae(jnp.array([1.0, 2.0]), jnp.array([1.0, 4.0])))
       1.0
     """
     p, t = _same_shape("predictions", predictions, "targets", targets)
-    return _reduce(jnp.abs(p - t), reduction)
+    e = p - t
+    return _reduce(e * jnp.sign(e), reduction)  # = |e|, with the gradient sign(e): 0 at e = 0, the minimum
 
 
 def huber(predictions: ArrayLike, targets: ArrayLike, *, delta: float = 1.0, reduction: str = "mean") -> Array:
@@ -140,14 +152,15 @@ def binary_cross_entropy(probabilities: ArrayLike, labels: ArrayLike, *, reducti
     p, y = _same_shape("probabilities", probabilities, "labels", labels)
     _in_unit_interval("probabilities", p, "probabilities")
     _in_unit_interval("labels", y, "labels")
-    return _reduce(-(_xlogy(y, p) + _xlogy(1 - y, 1 - p)), reduction)
+    return _reduce(0.0 - (_xlogy(y, p) + _xlogy(1 - y, 1 - p)), reduction)  # 0 − x: no −0.0
 
 
 def binary_cross_entropy_with_logits(logits: ArrayLike, labels: ArrayLike, *, reduction: str = "mean") -> Array:
     """Binary cross-entropy of ``p = σ(z)`` computed from the score ``z``, finite for any ``z``.
 
     ``−[y log σ(z) + (1 − y) log(1 − σ(z))] = max(z, 0) − z·y + log(1 + e^{−|z|})``: no ``σ`` is ever
-    rounded to 0 or 1 first.  The same as ``optax.sigmoid_binary_cross_entropy``.
+    rounded to 0 or 1 first, and the gradient is ``σ(z) − y``.  The same as
+    ``optax.sigmoid_binary_cross_entropy``.
 
     Example:
       >>> float(binary_cross_entropy_with_logits(jnp.array([-100.0]), jnp.array([1.0])))   # σ(−100) ≈ e^{−100}
@@ -155,7 +168,10 @@ def binary_cross_entropy_with_logits(logits: ArrayLike, labels: ArrayLike, *, re
     """
     z, y = _same_shape("logits", logits, "labels", labels)
     _in_unit_interval("labels", y, "labels")
-    return _reduce(jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z))), reduction)
+    # softplus(z) − z·y, written so that neither branch loses digits; the gradient is σ(z) − y everywhere
+    # (also at z = 0, where a max(z, 0) and |z| form would pick one side of each kink)
+    per = jnp.where(z >= 0, jax.nn.softplus(-z) + z * (1 - y), jax.nn.softplus(z) - z * y)
+    return _reduce(per, reduction)
 
 
 def multilabel_binary_cross_entropy(probabilities: ArrayLike, labels: ArrayLike, *, reduction: str = "mean") -> Array:
@@ -189,9 +205,9 @@ def cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, reduction: st
     p, y = _same_shape("probabilities", probabilities, "targets", targets)
     _in_unit_interval("probabilities", p, "probabilities")
     _one_hot("targets", y)
-    if is_concrete(p) and not bool(jnp.all(jnp.abs(jnp.sum(p, axis=-1) - 1) < 1e-4)):
+    if is_concrete(p) and not (np.abs(np.asarray(p).sum(axis=-1) - 1) < 1e-4).all():
         raise ValueError("probabilities must sum to 1 along the last axis (one distribution per example)")
-    return _reduce(-jnp.sum(_xlogy(y, p), axis=-1), reduction)
+    return _reduce(0.0 - jnp.sum(_xlogy(y, p), axis=-1), reduction)
 
 
 def cross_entropy_with_logits(logits: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") -> Array:
@@ -223,7 +239,7 @@ def entropy(probabilities: ArrayLike) -> Array:
         raise ValueError("probabilities must have an outcomes axis (..., K), got a scalar")
     p = p.astype(jnp.result_type(p.dtype, jnp.float32))
     _in_unit_interval("probabilities", p, "probabilities")
-    return -jnp.sum(_xlogy(p, p), axis=-1)
+    return 0.0 - jnp.sum(_xlogy(p, p), axis=-1)
 
 
 def kl_divergence(p: ArrayLike, q: ArrayLike) -> Array:
