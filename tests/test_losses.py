@@ -196,3 +196,17 @@ def test_losses_bad_input():
         losses.entropy(0.5)
     with pytest.raises(ValueError, match="^p and q must have the same shape"):
         losses.kl_divergence(jnp.ones(2) / 2, jnp.ones(3) / 3)
+
+
+def test_gradients_equal_optax_gradients():
+    pairs = [
+        (lambda z: losses.cross_entropy_with_logits(z, ONE_HOT, reduction="sum"),
+         lambda z: jnp.sum(optax.softmax_cross_entropy(z, ONE_HOT)), LOGITS),
+        (lambda z: losses.binary_cross_entropy_with_logits(z, LABELS, reduction="sum"),
+         lambda z: jnp.sum(optax.sigmoid_binary_cross_entropy(z, LABELS)), LOGITS),
+        (lambda p: losses.huber(p, T_REG, delta=0.7, reduction="sum"),
+         lambda p: jnp.sum(optax.huber_loss(p, T_REG, delta=0.7)), P_REG),
+        (lambda p: losses.mse(p, T_REG, reduction="sum"), lambda p: 2 * jnp.sum(optax.l2_loss(p, T_REG)), P_REG),
+    ]
+    for ours, theirs, x in pairs:
+        np.testing.assert_allclose(jax.grad(ours)(x), jax.grad(theirs)(x), rtol=1e-5, atol=1e-6)
