@@ -1,4 +1,4 @@
-"""Tests for dlbook.losses: the MSE against numpy and its gradient against the closed form and optax."""
+"""Tests for dlbook.losses: every loss against NumPy, optax, scipy and jax.grad; reductions; stability from logits; bad input."""
 
 import jax
 import jax.numpy as jnp
@@ -180,9 +180,9 @@ def test_losses_bad_input():
         losses.mae(np.ones(2), np.ones(3))
     with pytest.raises(ValueError, match="^reduction must be one of 'mean', 'sum', 'none'; got 'avg'"):
         losses.mse(np.ones(2), np.ones(2), reduction="avg")
-    with pytest.raises(ValueError, match=r"^probabilities must be probabilities in \[0, 1\], got values such as 1.5"):
+    with pytest.raises(ValueError, match=r"^probabilities must lie in \[0, 1\], got values such as 1.5"):
         losses.binary_cross_entropy(jnp.array([0.5, 1.5]), jnp.array([0.0, 1.0]))
-    with pytest.raises(ValueError, match=r"^labels must be labels in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"^labels must lie in \[0, 1\]"):
         losses.binary_cross_entropy_with_logits(jnp.array([0.5, 1.5]), jnp.array([0.0, 2.0]))
     with pytest.raises(ValueError, match="^targets must be one-hot along the last axis"):
         losses.cross_entropy_with_logits(LOGITS, jnp.full((5, 4), 0.25))
@@ -196,6 +196,22 @@ def test_losses_bad_input():
         losses.entropy(0.5)
     with pytest.raises(ValueError, match="^p and q must have the same shape"):
         losses.kl_divergence(jnp.ones(2) / 2, jnp.ones(3) / 3)
+    with pytest.raises(ValueError, match="^probabilities must sum to 1 along the last axis"):
+        losses.entropy(jnp.array([0.5, 0.5, 0.5]))
+    with pytest.raises(ValueError, match="^q must sum to 1 along the last axis"):
+        losses.kl_divergence(jnp.array([0.5, 0.5]), jnp.array([0.5, 0.2]))
+    with pytest.raises(ValueError, match=r"^probabilities must lie in \[0, 1\]"):
+        losses.multilabel_binary_cross_entropy(jnp.array([0.5, -0.1]), jnp.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"^logits and targets must have the same shape"):
+        losses.cross_entropy_with_logits(LOGITS, ONE_HOT[:, :3])
+    with pytest.raises(ValueError, match="^targets must be one-hot rows"):
+        losses.cross_entropy_with_logits(jnp.array(1.0), jnp.array(1.0))
+
+
+def test_cross_entropy_with_masked_logits_is_finite():
+    z = jnp.array([[1.0, -jnp.inf, 0.0]])  # class 1 masked out
+    y = jnp.array([[1.0, 0.0, 0.0]])
+    assert float(losses.cross_entropy_with_logits(z, y)) == pytest.approx(float(-jax.nn.log_softmax(z)[0, 0]))
 
 
 def test_gradients_equal_optax_gradients():

@@ -71,12 +71,18 @@ def _same_shape(a_name: str, a: ArrayLike, b_name: str, b: ArrayLike) -> tuple[A
 # even a constant becomes a tracer as soon as a jnp operation touches it).
 
 
-def _in_unit_interval(name: str, x: Array, what: str) -> None:
+def _in_unit_interval(name: str, x: Array) -> None:
     if is_concrete(x):
         xn = np.asarray(x)
         ok = (xn >= 0) & (xn <= 1)
         if not ok.all():
-            raise ValueError(f"{name} must be {what} in [0, 1], got values such as {float(xn[~ok][0])!r}")
+            raise ValueError(f"{name} must lie in [0, 1], got values such as {float(xn[~ok][0])!r}")
+
+
+def _distributions(name: str, p: Array) -> None:
+    _in_unit_interval(name, p)
+    if is_concrete(p) and not (np.abs(np.asarray(p).sum(axis=-1) - 1) < 1e-4).all():
+        raise ValueError(f"{name} must sum to 1 along the last axis (one distribution per row)")
 
 
 def _one_hot(name: str, y: Array) -> None:
@@ -150,8 +156,8 @@ def binary_cross_entropy(probabilities: ArrayLike, labels: ArrayLike, *, reducti
       0.2231
     """
     p, y = _same_shape("probabilities", probabilities, "labels", labels)
-    _in_unit_interval("probabilities", p, "probabilities")
-    _in_unit_interval("labels", y, "labels")
+    _in_unit_interval("probabilities", p)
+    _in_unit_interval("labels", y)
     return _reduce(0.0 - (_xlogy(y, p) + _xlogy(1 - y, 1 - p)), reduction)  # 0 − x: no −0.0
 
 
@@ -167,7 +173,7 @@ def binary_cross_entropy_with_logits(logits: ArrayLike, labels: ArrayLike, *, re
       100.0
     """
     z, y = _same_shape("logits", logits, "labels", labels)
-    _in_unit_interval("labels", y, "labels")
+    _in_unit_interval("labels", y)
     # softplus(z) − z·y, written so that neither branch loses digits; the gradient is σ(z) − y everywhere
     # (also at z = 0, where a max(z, 0) and |z| form would pick one side of each kink)
     per = jnp.where(z >= 0, jax.nn.softplus(-z) + z * (1 - y), jax.nn.softplus(z) - z * y)
@@ -203,10 +209,8 @@ def cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, reduction: st
       0.3567
     """
     p, y = _same_shape("probabilities", probabilities, "targets", targets)
-    _in_unit_interval("probabilities", p, "probabilities")
+    _distributions("probabilities", p)
     _one_hot("targets", y)
-    if is_concrete(p) and not (np.abs(np.asarray(p).sum(axis=-1) - 1) < 1e-4).all():
-        raise ValueError("probabilities must sum to 1 along the last axis (one distribution per example)")
     return _reduce(0.0 - jnp.sum(_xlogy(y, p), axis=-1), reduction)
 
 
@@ -222,7 +226,9 @@ def cross_entropy_with_logits(logits: ArrayLike, targets: ArrayLike, *, reductio
     """
     z, y = _same_shape("logits", logits, "targets", targets)
     _one_hot("targets", y)
-    return _reduce(-jnp.sum(y * jax.nn.log_softmax(z, axis=-1), axis=-1), reduction)
+    # where, not y·log_softmax: a class masked with a score of −inf has log-probability −inf, and 0·(−inf) = nan
+    log_p = jax.nn.log_softmax(z, axis=-1)
+    return _reduce(0.0 - jnp.sum(jnp.where(y == 0, 0.0, y * log_p), axis=-1), reduction)
 
 
 def entropy(probabilities: ArrayLike) -> Array:
@@ -238,7 +244,7 @@ def entropy(probabilities: ArrayLike) -> Array:
     if p.ndim < 1:
         raise ValueError("probabilities must have an outcomes axis (..., K), got a scalar")
     p = p.astype(jnp.result_type(p.dtype, jnp.float32))
-    _in_unit_interval("probabilities", p, "probabilities")
+    _distributions("probabilities", p)
     return 0.0 - jnp.sum(_xlogy(p, p), axis=-1)
 
 
@@ -255,6 +261,6 @@ def kl_divergence(p: ArrayLike, q: ArrayLike) -> Array:
     p, q = _same_shape("p", p, "q", q)
     if p.ndim < 1:
         raise ValueError("p must have an outcomes axis (..., K), got a scalar")
-    _in_unit_interval("p", p, "probabilities")
-    _in_unit_interval("q", q, "probabilities")
+    _distributions("p", p)
+    _distributions("q", q)
     return jnp.sum(_xlogy(p, p) - _xlogy(p, q), axis=-1)
