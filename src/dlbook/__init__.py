@@ -11,11 +11,25 @@ One module per idea; each function's docstring names the chapter that explains i
 * :mod:`dlbook.activations` — activation functions with their derivatives, stable at the extremes
 * :mod:`dlbook.backprop` — an MLP's forward pass and chapter 2's backward pass, written by hand
 * :mod:`dlbook.losses` — losses (MSE, MAE, Huber, cross-entropies from probabilities or logits, entropy, KL)
+* :mod:`dlbook.regularization` — weight penalties, dropout, noise, image augmentation, early stopping
 * :mod:`dlbook.plotting` — plot helpers
 * :mod:`dlbook.widgets` — explorers: sliders that work live and in the static book; progress bars
 """
 
-from dlbook import activations, backprop, data, descent, linear, logistic, losses, optim, plotting, surfaces, widgets
+from dlbook import (
+    activations,
+    backprop,
+    data,
+    descent,
+    linear,
+    logistic,
+    losses,
+    optim,
+    plotting,
+    regularization,
+    surfaces,
+    widgets,
+)
 from dlbook.backprop import Layer, init_mlp
 from dlbook.data import (
     Scaler,
@@ -48,7 +62,8 @@ from dlbook.widgets import Explorer, explore, progress, slider
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "backprop", "data", "descent", "linear", "logistic", "losses", "optim", "plotting", "surfaces", "widgets",
+    "activations", "backprop", "data", "descent", "linear", "logistic", "losses", "optim", "plotting", "regularization",
+    "surfaces", "widgets",
     "Layer", "init_mlp",
     "logistic_gradient", "logistic_loss", "logistic_predict",
     "Scaler", "fit_minmax", "fit_standardize", "linear_regression_data", "load_dataset", "make_2d", "normalize", "split",

@@ -1,0 +1,187 @@
+"""Regularization: weight penalties, dropout, noise injection, data augmentation and early stopping.
+
+* :func:`l2_penalty` ``(λ/2) Σ w²`` and :func:`l1_penalty` ``λ Σ |w|`` over the weight matrices of a
+  network (biases are not penalised, the usual convention); added to the loss, the L2 penalty's gradient
+  ``λw`` is exactly optax's ``add_decayed_weights`` (weight decay) for plain gradient descent;
+* :func:`dropout`: inverted dropout, ``x · m / (1 − p)`` with ``m ~ Bernoulli(1 − p)``, so the expected
+  value is unchanged and evaluation uses the identity (``train=False``);
+* :func:`gaussian_noise`: ``x + σ ε`` with ``ε ~ N(0, 1)``;
+* :func:`augment_images`: random shifts by whole pixels (zeros shifted in), optional horizontal flips and
+  noise, for small images stored as rows;
+* :func:`early_stopping`: the epoch early stopping with a given patience picks from a validation curve.
+
+All randomness comes from an explicit ``key``; rates, strengths and λ may be traced (so a sweep over them
+runs under ``vmap``).  Values that can be checked are checked: ``λ ≥ 0``, a dropout rate in ``[0, 1)``,
+``σ ≥ 0``, ``patience ≥ 1``.
+
+Chapter: ``book/ch05_regularization.ipynb``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from dlbook._checks import as_array, check_finite, check_int, check_key, is_concrete
+
+Array = jax.Array
+PyTree = Any
+
+__all__ = ["l2_penalty", "l1_penalty", "dropout", "gaussian_noise", "augment_images", "EarlyStop", "early_stopping"]
+
+
+def _non_negative(name: str, value: Any) -> None:
+    check_finite(name, value)
+    if is_concrete(value) and float(np.min(np.asarray(value))) < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+
+
+def _weights(params: PyTree) -> list[Array]:
+    """The weight matrices of ``params``: every leaf with two or more axes (biases are vectors)."""
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves:
+        raise ValueError("params must contain at least one array")
+    return [w for w in leaves if jnp.ndim(w) >= 2]
+
+
+def l2_penalty(params: PyTree, lam: ArrayLike) -> Array:
+    """``(λ/2) Σ w²`` over the weight matrices (leaves with ≥ 2 axes); its gradient is ``λ w``.
+
+    Example:
+      >>> from dlbook.backprop import Layer
+      >>> float(l2_penalty([Layer(jnp.array([[1.0, -2.0]]), jnp.array([5.0]))], 0.1))   # the bias is not penalised
+      0.25
+    """
+    _non_negative("lam", lam)
+    return 0.5 * lam * sum(jnp.sum(w**2) for w in _weights(params))
+
+
+def l1_penalty(params: PyTree, lam: ArrayLike) -> Array:
+    """``λ Σ |w|`` over the weight matrices; its gradient is ``λ sign(w)`` (0 where ``w = 0``).
+
+    Example:
+      >>> from dlbook.backprop import Layer
+      >>> float(l1_penalty([Layer(jnp.array([[1.0, -2.0]]), jnp.array([5.0]))], 0.1))
+      0.30000001192092896
+    """
+    _non_negative("lam", lam)
+    return lam * sum(jnp.sum(w * jnp.sign(w)) for w in _weights(params))
+
+
+def dropout(x: ArrayLike, rate: ArrayLike, *, key: Array, train: bool = True) -> Array:
+    """Inverted dropout: each entry kept with probability ``1 − rate`` and scaled by ``1/(1 − rate)``.
+
+    The expected value of every entry is unchanged, so nothing needs rescaling at evaluation time, where
+    (``train=False``) the input is returned as it is.  ``rate`` may be traced (a sweep under ``vmap``).
+
+    Example:
+      >>> x = jnp.ones(8)
+      >>> bool(jnp.all(dropout(x, 0.5, key=jax.random.key(0), train=False) == x))
+      True
+      >>> sorted(set(dropout(x, 0.5, key=jax.random.key(0)).tolist()))
+      [0.0, 2.0]
+    """
+    x = jnp.asarray(as_array("x", x))
+    check_finite("rate", rate)
+    if is_concrete(rate) and not 0 <= float(rate) < 1:
+        raise ValueError(f"rate must be in [0, 1), got {float(rate)}")
+    check_key("key", key)
+    if not train:
+        return x
+    keep = 1.0 - jnp.asarray(rate, x.dtype)
+    mask = jax.random.bernoulli(key, keep, x.shape)
+    return jnp.where(mask, x / keep, 0.0).astype(x.dtype)
+
+
+def gaussian_noise(x: ArrayLike, std: ArrayLike, *, key: Array) -> Array:
+    """``x + σ ε`` with ``ε ~ N(0, 1)`` drawn independently for every entry.
+
+    Example:
+      >>> x = jnp.zeros(100_000)
+      >>> round(float(jnp.std(gaussian_noise(x, 0.5, key=jax.random.key(0)))), 1)
+      0.5
+    """
+    x = jnp.asarray(as_array("x", x))
+    _non_negative("std", std)
+    check_key("key", key)
+    return x + jnp.asarray(std, x.dtype) * jax.random.normal(key, x.shape, x.dtype)
+
+
+def augment_images(X: ArrayLike, *, key: Array, shape: tuple[int, int] = (8, 8), max_shift: int = 1,
+                   flip: bool = False, noise: float = 0.0) -> Array:
+    """Random variants of small images stored one per row: ``X`` ``(n, height·width)`` → same shape.
+
+    Each image is shifted by a whole number of pixels drawn uniformly from ``[−max_shift, max_shift]`` in
+    each direction (pixels shifted in are 0, as the digits' background), mirrored left–right with
+    probability 1/2 if ``flip`` (only where a mirrored image is still the same class: not for digits), and
+    given Gaussian noise of standard deviation ``noise``.
+
+    Example:
+      >>> img = jnp.zeros((1, 9)).at[0, 4].set(1.0)        # a 3×3 image with its centre pixel lit
+      >>> out = augment_images(img, key=jax.random.key(1), shape=(3, 3))
+      >>> float(out.sum()), out.shape                       # the lit pixel moved at most one step
+      (1.0, (1, 9))
+    """
+    X = jnp.asarray(as_array("X", X))
+    h, w = (check_int("shape[0]", shape[0], minimum=1), check_int("shape[1]", shape[1], minimum=1))
+    if X.ndim != 2 or X.shape[1] != h * w:
+        raise ValueError(f"X must have shape (n, {h * w}) (one {h}×{w} image per row), got {X.shape}")
+    max_shift = check_int("max_shift", max_shift, minimum=0)
+    _non_negative("noise", noise)
+    check_key("key", key)
+    k_shift, k_flip, k_noise = jax.random.split(key, 3)
+    n = X.shape[0]
+    shifts = jax.random.randint(k_shift, (n, 2), -max_shift, max_shift + 1)
+    images = X.reshape(n, h, w)
+    rows, cols = jnp.arange(h), jnp.arange(w)
+
+    def shift_one(img, s):
+        src_r, src_c = rows - s[0], cols - s[1]  # out[r, c] = img[r − dy, c − dx]
+        ok = (src_r[:, None] >= 0) & (src_r[:, None] < h) & (src_c[None, :] >= 0) & (src_c[None, :] < w)
+        return jnp.where(ok, img[jnp.clip(src_r, 0, h - 1)][:, jnp.clip(src_c, 0, w - 1)], 0.0)
+
+    images = jax.vmap(shift_one)(images, shifts)
+    if flip:
+        mirror = jax.random.bernoulli(k_flip, 0.5, (n,))
+        images = jnp.where(mirror[:, None, None], images[:, :, ::-1], images)
+    out = images.reshape(n, h * w)
+    return out + jnp.asarray(noise, out.dtype) * jax.random.normal(k_noise, out.shape, out.dtype)
+
+
+class EarlyStop(NamedTuple):
+    """What early stopping decided: the epoch whose parameters are kept and the epoch training stopped at."""
+
+    best_epoch: Array
+    stop_epoch: Array
+
+
+def early_stopping(val_losses: ArrayLike, patience: int) -> EarlyStop:
+    """Early stopping with ``patience`` on a validation curve ``val_losses[t]`` (one value per epoch).
+
+    Training stops at the first epoch ``t`` that is ``patience`` epochs past the best value seen so far
+    (or at the last epoch); the parameters kept are those of that best epoch.  Works on the last axis, so
+    a batch of curves gives one decision per curve.
+
+    Example:
+      >>> early_stopping(jnp.array([5.0, 3.0, 2.0, 2.5, 2.2, 2.1, 1.0]), patience=3)
+      EarlyStop(best_epoch=Array(2, dtype=int32), stop_epoch=Array(5, dtype=int32))
+    """
+    v = jnp.asarray(as_array("val_losses", val_losses))
+    if v.ndim < 1 or v.shape[-1] < 1:
+        raise ValueError(f"val_losses must have shape (..., epochs) with at least one epoch, got {v.shape}")
+    patience = check_int("patience", patience, minimum=1)
+    T = v.shape[-1]
+    t = jnp.arange(T)
+    running_min = jax.lax.cummin(v, axis=v.ndim - 1)
+    # the epoch of the best value so far (the latest epoch that reached the running minimum)
+    is_best = v <= running_min
+    best_so_far = jax.lax.cummax(jnp.where(is_best, t, 0), axis=v.ndim - 1)
+    waited = t - best_so_far
+    stop_now = waited >= patience
+    stop = jnp.where(jnp.any(stop_now, axis=-1), jnp.argmax(stop_now, axis=-1), T - 1).astype(jnp.int32)
+    best = jnp.take_along_axis(best_so_far, stop[..., None], axis=-1)[..., 0].astype(jnp.int32)
+    return EarlyStop(best, stop)
