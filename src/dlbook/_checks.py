@@ -53,6 +53,16 @@ def check_positive(name: str, x: Any) -> None:
             raise ValueError(f"{name} must be > 0 and finite, got {_short(arr)}")
 
 
+def check_non_negative(name: str, x: Any) -> None:
+    """Raise ``ValueError`` unless every element of a concrete ``x`` is finite and >= 0."""
+    check_finite(name, x)
+    x = as_array(name, x)
+    if is_concrete(x):
+        arr = np.asarray(x)
+        if np.any(arr < 0):
+            raise ValueError(f"{name} must be >= 0, got {_short(arr)}")
+
+
 def check_int(name: str, x: Any, *, minimum: int = 0) -> int:
     """Return ``x`` as a Python int >= ``minimum`` or raise naming ``name``."""
     if isinstance(x, bool) or not isinstance(x, int | np.integer):

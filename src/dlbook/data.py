@@ -20,7 +20,16 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from dlbook._checks import as_array, check_finite, check_int, check_key, check_ndim, check_shape, is_concrete
+from dlbook._checks import (
+    as_array,
+    check_finite,
+    check_int,
+    check_key,
+    check_ndim,
+    check_non_negative,
+    check_shape,
+    is_concrete,
+)
 
 Array = jax.Array
 
@@ -62,12 +71,11 @@ def linear_regression_data(
     lo, hi = as_array("low", low), as_array("high", high)
     check_shape("low", lo, (d,), f"({d},) to match weights")
     check_shape("high", hi, (d,), f"({d},) to match weights")
-    for name, v in (("weights", w), ("low", lo), ("high", hi), ("bias", bias), ("noise", noise)):
+    for name, v in (("weights", w), ("low", lo), ("high", hi), ("bias", bias)):
         check_finite(name, v)
     if is_concrete((lo, hi)) and not bool(jnp.all(jnp.asarray(lo) < jnp.asarray(hi))):
         raise ValueError(f"low must be < high for every feature, got low={lo}, high={hi}")
-    if is_concrete(noise) and float(noise) < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    check_non_negative("noise", noise)
     check_key("key", key, legacy=True)
     kx, ke = jax.random.split(key)
     u = jax.random.uniform(kx, (n, d))
@@ -233,9 +241,7 @@ def make_2d(name: str, n: int, *, key: Array, noise: float = 0.1) -> tuple[Array
     if name not in SHAPES_2D:
         raise ValueError(f"name must be one of {sorted(SHAPES_2D)}, got {name!r}")
     n = check_int("n", n, minimum=2)
-    check_finite("noise", noise)
-    if is_concrete(noise) and float(noise) < 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    check_non_negative("noise", noise)
     check_key("key", key)
     k_pos, k_sign, k_noise, k_order = jax.random.split(key, 4)
     y = (jnp.arange(n) >= n // 2).astype(jnp.int32)

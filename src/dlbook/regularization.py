@@ -23,21 +23,14 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
-from dlbook._checks import as_array, check_finite, check_int, check_key, is_concrete
+from dlbook._checks import as_array, check_finite, check_int, check_key, check_non_negative, is_concrete
 
 Array = jax.Array
 PyTree = Any
 
 __all__ = ["l2_penalty", "l1_penalty", "dropout", "gaussian_noise", "augment_images", "EarlyStop", "early_stopping"]
-
-
-def _non_negative(name: str, value: Any) -> None:
-    check_finite(name, value)
-    if is_concrete(value) and float(np.min(np.asarray(value))) < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
 
 
 def _weights(params: PyTree) -> list[Array]:
@@ -56,7 +49,7 @@ def l2_penalty(params: PyTree, lam: ArrayLike) -> Array:
       >>> float(l2_penalty([Layer(jnp.array([[1.0, -2.0]]), jnp.array([5.0]))], 0.1))   # the bias is not penalised
       0.25
     """
-    _non_negative("lam", lam)
+    check_non_negative("lam", lam)
     return 0.5 * lam * sum(jnp.sum(w**2) for w in _weights(params))
 
 
@@ -68,7 +61,7 @@ def l1_penalty(params: PyTree, lam: ArrayLike) -> Array:
       >>> float(l1_penalty([Layer(jnp.array([[1.0, -2.0]]), jnp.array([5.0]))], 0.1))
       0.30000001192092896
     """
-    _non_negative("lam", lam)
+    check_non_negative("lam", lam)
     return lam * sum(jnp.sum(w * jnp.sign(w)) for w in _weights(params))
 
 
@@ -106,7 +99,7 @@ def gaussian_noise(x: ArrayLike, std: ArrayLike, *, key: Array) -> Array:
       0.5
     """
     x = jnp.asarray(as_array("x", x))
-    _non_negative("std", std)
+    check_non_negative("std", std)
     check_key("key", key)
     return x + jnp.asarray(std, x.dtype) * jax.random.normal(key, x.shape, x.dtype)
 
@@ -131,7 +124,7 @@ def augment_images(X: ArrayLike, *, key: Array, shape: tuple[int, int] = (8, 8),
     if X.ndim != 2 or X.shape[1] != h * w:
         raise ValueError(f"X must have shape (n, {h * w}) (one {h}×{w} image per row), got {X.shape}")
     max_shift = check_int("max_shift", max_shift, minimum=0)
-    _non_negative("noise", noise)
+    check_non_negative("noise", noise)
     check_key("key", key)
     k_shift, k_flip, k_noise = jax.random.split(key, 3)
     n = X.shape[0]
