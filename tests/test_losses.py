@@ -5,10 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+import scipy.special  # scipy comes with scikit-learn
+import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from dlbook import losses
 from dlbook.losses import mse
 
 
@@ -55,11 +58,6 @@ def test_bad_input_names_the_argument():
 
 
 # -- the losses of chapter 4 ------------------------------------------------------------------------------
-
-import scipy.special  # noqa: E402  (scipy comes with scikit-learn)
-import scipy.stats  # noqa: E402
-
-from dlbook import losses  # noqa: E402
 
 RNG = np.random.default_rng(4)
 P_REG, T_REG = RNG.normal(size=(6, 3)).astype(np.float32), RNG.normal(size=(6, 3)).astype(np.float32) * 3
