@@ -75,9 +75,9 @@ def test_dropout_statistics_and_evaluation_identity():
 
 
 def test_dropout_bad_input():
-    with pytest.raises(ValueError, match=r"^rate must be in \[0, 1\), got 1.0"):
+    with pytest.raises(ValueError, match=r"^rate must be a dropout rate in \[0, 1\) \(a scalar\), got 1.0"):
         rg.dropout(jnp.ones(3), 1.0, key=jax.random.key(0))
-    with pytest.raises(ValueError, match=r"^rate must be in \[0, 1\), got -0.1"):
+    with pytest.raises(ValueError, match=r"^rate must be a dropout rate in \[0, 1\) \(a scalar\), got -0.1"):
         rg.dropout(jnp.ones(3), -0.1, key=jax.random.key(0))
     with pytest.raises(TypeError, match="^key must be a jax.random key"):
         rg.dropout(jnp.ones(3), 0.5, key=0)

@@ -12,6 +12,7 @@ One module per idea; each function's docstring names the chapter that explains i
 * :mod:`dlbook.backprop` — an MLP's forward pass and chapter 2's backward pass, written by hand
 * :mod:`dlbook.losses` — losses (MSE, MAE, Huber, cross-entropies from probabilities or logits, entropy, KL)
 * :mod:`dlbook.regularization` — weight penalties, dropout, noise, image augmentation, early stopping
+* :mod:`dlbook.training` — training a classifier with regularizers, with train/validation/test curves
 * :mod:`dlbook.plotting` — plot helpers
 * :mod:`dlbook.widgets` — explorers: sliders that work live and in the static book; progress bars
 """
@@ -27,6 +28,7 @@ from dlbook import (
     optim,
     plotting,
     regularization,
+    training,
     surfaces,
     widgets,
 )
@@ -62,7 +64,7 @@ from dlbook.widgets import Explorer, explore, progress, slider
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "backprop", "data", "descent", "linear", "logistic", "losses", "optim", "plotting", "regularization",
+    "activations", "backprop", "data", "descent", "linear", "logistic", "losses", "optim", "plotting", "regularization", "training",
     "surfaces", "widgets",
     "Layer", "init_mlp",
     "logistic_gradient", "logistic_loss", "logistic_predict",

@@ -37,7 +37,8 @@ from jax.typing import ArrayLike
 
 from dlbook import activations as act
 from dlbook import descent, optim
-from dlbook._checks import as_array, check_int, check_key
+from dlbook import regularization as reg
+from dlbook._checks import as_array, check_int, check_key, is_concrete
 from dlbook.linear import _dot  # full float32 precision on every device (no TF32)
 
 __all__ = [
@@ -142,10 +143,15 @@ class Layer(NamedTuple):
 
 
 class Forward(NamedTuple):
-    """What the forward pass keeps for the backward pass: ``zs[l-1] = z^l``, ``activations[l] = a^l``."""
+    """What the forward pass keeps for the backward pass: ``zs[l-1] = z^l``, ``activations[l] = a^l``.
+
+    With dropout, ``masks[l-1]`` is hidden layer ``l``'s multiplier (``0`` or ``1/(1 − p)`` per example and
+    unit): the next layer sees ``a^l ⊙ m^l``, while ``activations[l]`` keeps ``a^l = f(z^l)`` itself.
+    """
 
     zs: list[Array]
     activations: list[Array]  # activations[0] is the input a^0 = x
+    masks: list[Array] | None = None  # one per hidden layer, or None without dropout
 
 
 class Backward(NamedTuple):
@@ -200,19 +206,41 @@ def _check(params, X, Y=None, activation=None, output=None, loss=None):
 
 
 def forward(params: Sequence[Layer], X: ArrayLike, *, activation: Activation = SIGMOID,
-            output: Activation | None = None) -> Forward:
+            output: Activation | None = None, dropout: ArrayLike = 0.0, key: Array | None = None) -> Forward:
     """The forward pass ``z^l = W^l a^{l-1} + b^l``, ``a^l = f(z^l)``, keeping every ``z^l`` and ``a^l``.
 
     ``activation`` is used in the hidden layers and, unless ``output`` is given, in the last layer too.
+    With ``dropout = p > 0`` every hidden layer's output is multiplied by an inverted-dropout mask
+    ``m^l`` (:func:`dlbook.regularization.dropout`: each unit kept with probability ``1 − p`` and scaled by
+    ``1/(1 − p)``) before the next layer uses it; the masks come from ``key`` and are kept in
+    :attr:`Forward.masks` so that :func:`backward` routes the error signal through the same units.  ``p``
+    may be traced (a sweep under ``vmap``); evaluation is ``dropout=0``.
+
+    Example:
+      >>> params = init_mlp((2, 4, 1), key=jax.random.key(0))
+      >>> fwd = forward(params, jnp.ones((3, 2)), activation=RELU, dropout=0.5, key=jax.random.key(1))
+      >>> sorted(set(fwd.masks[0].ravel().tolist()))         # dropped, or kept and doubled
+      [0.0, 2.0]
     """
     X, _ = _check(params, X, activation=activation, output=output)
+    reg.check_rate("dropout", dropout)
+    masks = None
+    if not (is_concrete(dropout) and float(dropout) == 0.0):
+        if key is None:
+            raise ValueError("key must be given when dropout > 0 (a jax.random key for the dropout masks)")
+        check_key("key", key)
+        keys = jax.random.split(key, max(len(params) - 1, 1))
+        masks = []
     zs, activations = [], [X]
     for l, p in enumerate(params, start=1):
         f = (output or activation) if l == len(params) else activation
-        z = _dot(activations[-1], p.W.T) + p.b  # row form of W^l a^{l-1} + b^l
+        a_in = activations[-1] if masks is None or l == 1 else activations[-1] * masks[-1]
+        z = _dot(a_in, p.W.T) + p.b  # row form of W^l a^{l-1} + b^l
         zs.append(z)
         activations.append(f.f(z))
-    return Forward(zs, activations)
+        if masks is not None and l < len(params):
+            masks.append(reg.dropout(jnp.ones_like(z), dropout, key=keys[l - 1]))
+    return Forward(zs, activations, masks)
 
 
 def backward(params: Sequence[Layer], fwd: Forward, Y: ArrayLike, *, activation: Activation = SIGMOID,
@@ -226,23 +254,32 @@ def backward(params: Sequence[Layer], fwd: Forward, Y: ArrayLike, *, activation:
     L = len(params)
     last = output or activation
     aL = fwd.activations[L]
+    # what layer l + 1 saw: a^l, or a^l ⊙ m^l with dropout (the input a^0 is never dropped)
+    seen = [a if fwd.masks is None or l == 0 else a * fwd.masks[l - 1] for l, a in enumerate(fwd.activations[:-1])]
     delta = loss.grad(aL, Y) * last.df(fwd.zs[L - 1], aL)  # δ^L = ∂𝓛/∂a^L ⊙ f'(z^L)
     deltas = [delta]
-    for l in range(L - 1, 0, -1):  # δ^l = (W^{l+1})ᵀ δ^{l+1} ⊙ f'(z^l)
-        delta = _dot(delta, params[l].W) * activation.df(fwd.zs[l - 1], fwd.activations[l])
+    for l in range(L - 1, 0, -1):  # δ^l = (W^{l+1})ᵀ δ^{l+1} ⊙ f'(z^l)   (⊙ m^l with dropout)
+        back = _dot(delta, params[l].W)
+        if fwd.masks is not None:
+            back = back * fwd.masks[l - 1]
+        delta = back * activation.df(fwd.zs[l - 1], fwd.activations[l])
         deltas.insert(0, delta)
     grads = [
         Layer(_dot(d.T, a_prev) / B, jnp.mean(d, axis=0))  # ∂𝓛/∂W^l = δ^l (a^{l-1})ᵀ, ∂𝓛/∂b^l = δ^l, batch means
-        for d, a_prev in zip(deltas, fwd.activations[:-1])
+        for d, a_prev in zip(deltas, seen)
     ]
     return Backward(grads, deltas)
 
 
 def loss_value(params: Sequence[Layer], X: ArrayLike, Y: ArrayLike, *, activation: Activation = SIGMOID,
-               output: Activation | None = None, loss: Loss = HALF_SQUARED) -> Array:
-    """``𝓛 = (1/B) Σ_i ℓ(a^L_i, y_i)``: the same network as a plain function, for ``jax.grad``."""
+               output: Activation | None = None, loss: Loss = HALF_SQUARED, dropout: ArrayLike = 0.0,
+               key: Array | None = None) -> Array:
+    """``𝓛 = (1/B) Σ_i ℓ(a^L_i, y_i)``: the same network as a plain function, for ``jax.grad``.
+
+    ``dropout`` and ``key`` are passed to :func:`forward` (the loss of one dropout draw).
+    """
     _check(params, X, Y, activation, output, loss)
-    aL = forward(params, X, activation=activation, output=output).activations[-1]
+    aL = forward(params, X, activation=activation, output=output, dropout=dropout, key=key).activations[-1]
     return jnp.mean(loss.value(aL, jnp.asarray(Y)))
 
 

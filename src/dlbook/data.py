@@ -6,10 +6,11 @@ function of features whose scales can differ wildly (a flat's area in m² next t
 data; :func:`normalize` applies a fitted :class:`Scaler` (to training and, later, test data alike).
 :func:`load_dataset` returns a real data set that ships with scikit-learn and :func:`split` cuts it into
 training / (validation) / test parts; :func:`make_2d` draws two-class data in the plane whose classes no
-straight line separates (for pictures of decision boundaries).
+straight line separates (for pictures of decision boundaries); :func:`sine_data` draws a few noisy
+points of a sine curve, the classic first picture of over- and underfitting with polynomials.
 
 Chapters: ``book/ch01_gradient_descent.ipynb`` (normalisation), ``book/ch02_backprop.ipynb`` (real data),
-``book/ch03_activations.ipynb`` (two-dimensional data).
+``book/ch03_activations.ipynb`` (two-dimensional data), ``book/ch05_regularization.ipynb`` (sine).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dlbook._checks import (
 Array = jax.Array
 
 __all__ = ["linear_regression_data", "Scaler", "fit_minmax", "fit_standardize", "normalize", "load_dataset", "split",
-           "DATASETS", "make_2d", "SHAPES_2D"]
+           "DATASETS", "make_2d", "SHAPES_2D", "sine_data"]
 
 
 def linear_regression_data(
@@ -266,3 +267,27 @@ def make_2d(name: str, n: int, *, key: Array, noise: float = 0.1) -> tuple[Array
     X = X + noise * jax.random.normal(k_noise, (n, 2))
     order = jax.random.permutation(k_order, n)
     return X[order].astype(jnp.float32), y[order]
+
+
+def sine_data(n: int, *, key: Array, noise: float = 0.2, even: bool = False) -> tuple[Array, Array]:
+    """``n`` points ``y = sin(πx) + ε`` with ``x ~ U(−1, 1)`` and ``ε ~ N(0, noise²)``: ``(x, y)``, both ``(n,)``.
+
+    One full period of a sine on ``[−1, 1]``: a straight line cannot follow it, a cubic can, and a
+    polynomial with as many coefficients as points passes through every noisy point (Bishop's example
+    with ``sin 2πx`` on ``[0, 1]``, moved to ``[−1, 1]``).  With ``even=True`` the ``x`` are evenly spaced
+    from −1 to 1 (as in Bishop's training set; only ``ε`` is random).
+
+    Example:
+      >>> x, y = sine_data(1000, key=jax.random.key(0), noise=0.0)
+      >>> bool(jnp.allclose(y, jnp.sin(jnp.pi * x))), bool(jnp.all(jnp.abs(x) <= 1))
+      (True, True)
+    """
+    n = check_int("n", n, minimum=1)
+    check_non_negative("noise", noise)
+    check_key("key", key)
+    kx, ke = jax.random.split(key)
+    if even:
+        x = jnp.linspace(-1.0, 1.0, n)
+    else:
+        x = jax.random.uniform(kx, (n,), minval=-1.0, maxval=1.0)
+    return x, jnp.sin(jnp.pi * x) + noise * jax.random.normal(ke, (n,))

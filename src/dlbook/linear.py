@@ -4,7 +4,11 @@ The model is ``ŷ = X w`` where ``X`` may carry a column of ones for the interce
 Its MSE loss ``𝓛(w) = (1/n) ‖X w − y‖²`` is a quadratic with Hessian ``H = (2/n) XᵀX`` and gradient
 ``∇𝓛 = (2/n) Xᵀ(X w − y)``, so chapter 1's stability threshold ``2/λ_max(H)`` applies exactly.
 
-Chapter: ``book/ch01_gradient_descent.ipynb`` (worked example reused by later chapters).
+:func:`polynomial_features` and :func:`ridge` fit polynomials of any degree with an L2 penalty in closed
+form, the first picture of overfitting.
+
+Chapters: ``book/ch01_gradient_descent.ipynb`` (worked example reused by later chapters),
+``book/ch05_regularization.ipynb`` (polynomials, ridge).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
-from dlbook._checks import as_array, check_ndim, check_shape
+from dlbook._checks import as_array, check_int, check_ndim, check_non_negative, check_shape, is_concrete
 from dlbook.losses import mse
 
 Array = jax.Array
@@ -23,7 +28,7 @@ Array = jax.Array
 # (about 3 significant digits), which would make the book's printed numbers depend on the device.
 _dot = partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST)
 
-__all__ = ["add_bias", "predict", "mse_loss", "mse_gradient", "mse_hessian", "least_squares"]
+__all__ = ["add_bias", "predict", "mse_loss", "mse_gradient", "mse_hessian", "least_squares", "polynomial_features", "ridge"]
 
 
 def add_bias(X: ArrayLike) -> Array:
@@ -76,3 +81,67 @@ def least_squares(X: ArrayLike, y: ArrayLike) -> Array:
     check_ndim("X", X, 2, "(n, d)")
     check_shape("y", as_array("y", y), (X.shape[0],), f"({X.shape[0]},) to match X")
     return jnp.linalg.lstsq(jnp.asarray(X), jnp.asarray(y))[0]
+
+
+def polynomial_features(x: ArrayLike, degree: ArrayLike, *, max_degree: int | None = None) -> Array:
+    """Columns ``T_1(x), …, T_D(x)`` (Chebyshev polynomials) for a polynomial of degree ``degree`` on ``[−1, 1]``.
+
+    With an intercept (:func:`add_bias` or :func:`ridge`) these span every polynomial of degree ≤ ``degree``,
+    the same functions as ``x, x², …, x^D``, but they stay between −1 and 1 on ``[−1, 1]``, so the
+    least-squares problem stays well conditioned in float32 even at degree 15 (the monomials' does not).
+    ``T_0 = 1``, ``T_1 = x``, ``T_{k+1} = 2x T_k − T_{k−1}``.
+
+    ``degree`` may be traced (a slider inside ``jit``): the result then always has ``max_degree`` columns
+    and those above ``degree`` are zero, so changing the degree never changes a shape (with ``max_degree``
+    given, degree 0 — all columns zero, the intercept alone — is allowed too).
+
+    Example:
+      >>> polynomial_features(jnp.array([0.5, 1.0]), 3).round(3).tolist()      # T_1, T_2, T_3
+      [[0.5, -0.5, -1.0], [1.0, 1.0, 1.0]]
+    """
+    x = as_array("x", x)
+    check_ndim("x", x, 1, "(n,) (one input per example)")
+    if max_degree is None:
+        if not is_concrete(degree):
+            raise ValueError("max_degree must be given when degree is traced (it fixes the number of columns)")
+        degree = check_int("degree", int(degree) if isinstance(degree, float) and degree.is_integer() else degree,
+                           minimum=1)
+        max_degree = degree
+    max_degree = check_int("max_degree", max_degree, minimum=1)
+    if is_concrete(degree) and not 0 <= int(np.asarray(degree)) <= max_degree:
+        raise ValueError(f"degree must be in [0, {max_degree}] (max_degree), got {np.asarray(degree).tolist()}")
+    x = jnp.asarray(x)
+    cols = [jnp.ones_like(x), x]
+    for _ in range(max_degree - 1):
+        cols.append(2 * x * cols[-1] - cols[-2])
+    T = jnp.stack(cols[1:max_degree + 1], axis=1)
+    return jnp.where(jnp.arange(1, max_degree + 1) <= degree, T, 0.0)
+
+
+def ridge(X: ArrayLike, y: ArrayLike, lam: ArrayLike) -> Array:
+    """The minimiser ``[w; b]`` of ``(1/n) ‖X w + b − y‖² + (λ/2) ‖w‖²`` (the intercept ``b`` is not penalised).
+
+    That is :func:`mse_loss` plus :func:`dlbook.regularization.l2_penalty`, solved in closed form: with the
+    centred data ``X̃ = X − x̄``, ``w = (X̃ᵀX̃ + (nλ/2) I)⁻¹ X̃ᵀ(y − ȳ)`` and ``b = ȳ − x̄ᵀw``, computed from
+    the SVD of ``X̃`` (stable; at ``λ = 0`` it is the minimum-norm least-squares fit, so all-zero columns
+    get weight 0).  Predict with ``predict(coef, add_bias(X))``.  ``λ ≥ 0`` may be traced.
+
+    Example:
+      >>> X = jnp.array([[0.0], [1.0], [2.0]]); y = jnp.array([1.0, 3.0, 5.0])
+      >>> [round(float(c), 4) for c in ridge(X, y, 0.0)]         # y = 2x + 1 exactly
+      [2.0, 1.0]
+      >>> [round(float(c), 4) for c in ridge(X, y, 1.0)]         # shrunk towards a flat line through ȳ
+      [1.1429, 1.8571]
+    """
+    X = as_array("X", X)
+    check_ndim("X", X, 2, "(n, d)")
+    check_shape("y", as_array("y", y), (X.shape[0],), f"({X.shape[0]},) to match X")
+    check_non_negative("lam", lam)
+    X, y = jnp.asarray(X), jnp.asarray(y)
+    n = X.shape[0]
+    x_mean, y_mean = jnp.mean(X, axis=0), jnp.mean(y)
+    U, s, Vt = jnp.linalg.svd(X - x_mean, full_matrices=False)
+    keep = s > max(X.shape) * jnp.finfo(s.dtype).eps * jnp.max(s)
+    shrink = jnp.where(keep, s / jnp.where(keep, s**2 + 0.5 * n * lam, 1.0), 0.0)
+    w = _dot(Vt.T, shrink * _dot(U.T, y - y_mean))
+    return jnp.append(w, y_mean - jnp.dot(x_mean, w))

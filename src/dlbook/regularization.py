@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from dlbook._checks import as_array, check_finite, check_int, check_key, check_non_negative, is_concrete
@@ -65,6 +66,15 @@ def l1_penalty(params: PyTree, lam: ArrayLike) -> Array:
     return lam * sum(jnp.sum(w * jnp.sign(w)) for w in _weights(params))
 
 
+def check_rate(name: str, rate: ArrayLike) -> None:
+    """Raise naming ``name`` unless a concrete dropout rate is a finite scalar in ``[0, 1)`` (traced: skipped)."""
+    check_finite(name, rate)
+    if is_concrete(rate):
+        arr = np.asarray(rate)
+        if arr.ndim != 0 or not 0 <= float(arr) < 1:
+            raise ValueError(f"{name} must be a dropout rate in [0, 1) (a scalar), got {arr.tolist()}")
+
+
 def dropout(x: ArrayLike, rate: ArrayLike, *, key: Array, train: bool = True) -> Array:
     """Inverted dropout: each entry kept with probability ``1 − rate`` and scaled by ``1/(1 − rate)``.
 
@@ -79,9 +89,7 @@ def dropout(x: ArrayLike, rate: ArrayLike, *, key: Array, train: bool = True) ->
       [0.0, 2.0]
     """
     x = jnp.asarray(as_array("x", x))
-    check_finite("rate", rate)
-    if is_concrete(rate) and not 0 <= float(rate) < 1:
-        raise ValueError(f"rate must be in [0, 1), got {float(rate)}")
+    check_rate("rate", rate)
     check_key("key", key)
     if not train:
         return x
@@ -123,7 +131,8 @@ def augment_images(X: ArrayLike, *, key: Array, shape: tuple[int, int] = (8, 8),
     h, w = (check_int("shape[0]", shape[0], minimum=1), check_int("shape[1]", shape[1], minimum=1))
     if X.ndim != 2 or X.shape[1] != h * w:
         raise ValueError(f"X must have shape (n, {h * w}) (one {h}×{w} image per row), got {X.shape}")
-    max_shift = check_int("max_shift", max_shift, minimum=0)
+    if is_concrete(max_shift):  # a traced shift (a sweep under vmap) is used as it is
+        max_shift = check_int("max_shift", max_shift, minimum=0)
     check_non_negative("noise", noise)
     check_key("key", key)
     k_shift, k_flip, k_noise = jax.random.split(key, 3)
