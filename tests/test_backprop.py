@@ -269,3 +269,98 @@ def test_choose_bad_input():
         bp.choose(0, ["relu"])
     with pytest.raises(ValueError, match="^index must be a scalar"):
         bp.choose(jnp.array([0, 1]), [bp.RELU, bp.TANH])
+
+
+# -- dropout in the forward and backward passes (chapter 5) ----------------------------------------------
+
+DROPOUT_CASES = [  # sizes, batch, hidden activation, rate
+    ((4, 6, 3), 8, bp.SIGMOID, 0.3),
+    ((4, 6, 3), 8, bp.TANH, 0.5),
+    ((4, 6, 3), 8, bp.RELU, 0.2),
+    ((5, 7, 6, 3), 9, bp.RELU, 0.4),  # two hidden layers: a mask each
+]
+
+
+@pytest.mark.parametrize(("sizes", "batch", "act", "rate"), DROPOUT_CASES,
+                         ids=["-".join(map(str, c[0])) + f"-{c[2].name}-p{c[3]}" for c in DROPOUT_CASES])
+def test_hand_written_gradients_with_dropout_equal_autodiff_of_the_same_draw(sizes, batch, act, rate):
+    params, X, Y = net(sizes, batch, seed=8)
+    key = jax.random.key(11)
+    kw = dict(activation=act, output=bp.IDENTITY)
+    fwd = bp.forward(params, X, dropout=rate, key=key, **kw)
+    assert len(fwd.masks) == len(sizes) - 2
+    ours = bp.backward(params, fwd, Y, loss=bp.SOFTMAX_CROSS_ENTROPY, **kw).grads
+    ref = jax.grad(bp.loss_value)(params, X, Y, loss=bp.SOFTMAX_CROSS_ENTROPY, dropout=rate, key=key, **kw)
+    for l, (g, r) in enumerate(zip(ours, ref), start=1):
+        assert rel_err(g.W, r.W) <= 1e-5, f"dW^{l}"
+        assert rel_err(g.b, r.b) <= 1e-5, f"db^{l}"
+    # and the draw matters: without dropout the gradient is a different one
+    plain = jax.grad(bp.loss_value)(params, X, Y, loss=bp.SOFTMAX_CROSS_ENTROPY, **kw)
+    assert rel_err(plain[0].W, ref[0].W) > 1e-3
+
+
+def test_dropout_zero_is_the_plain_forward_pass_without_masks():
+    params, X, _ = net((3, 5, 4, 2), 6, seed=9)
+    plain = bp.forward(params, X, activation=bp.RELU)
+    assert plain.masks is None
+    zero = bp.forward(params, X, activation=bp.RELU, dropout=0.0, key=jax.random.key(0))
+    assert zero.masks is None
+    for a, b in zip(zero.activations, plain.activations):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(zero.zs, plain.zs):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(bp.forward(params, X, activation=bp.RELU, dropout=0).zs[-1], plain.zs[-1])  # no key needed
+
+
+def test_dropout_masks_are_zero_or_inverse_keep_rate_and_keep_about_one_minus_p():
+    params = bp.init_mlp((4, 2000, 3), key=jax.random.key(12))
+    X = jax.random.normal(jax.random.key(13), (50, 4))
+    for rate in (0.25, 0.5):
+        fwd = bp.forward(params, X, activation=bp.RELU, dropout=rate, key=jax.random.key(14))
+        (m,) = fwd.masks
+        assert m.shape == (50, 2000)
+        values = np.unique(np.asarray(m))
+        np.testing.assert_allclose(values, [0.0, 1 / (1 - rate)], rtol=1e-6)
+        assert float(jnp.mean(m > 0)) == pytest.approx(1 - rate, abs=0.01)
+        # activations[1] keeps f(z) itself; the next layer sees f(z) ⊙ m
+        np.testing.assert_allclose(fwd.activations[1], jax.nn.relu(fwd.zs[0]), rtol=1e-6)
+        z2 = (fwd.activations[1] * m) @ params[1].W.T + params[1].b
+        np.testing.assert_allclose(fwd.zs[1], z2, rtol=1e-4, atol=1e-4)
+
+
+def test_the_input_layer_is_never_dropped():
+    params, X, _ = net((6, 5, 2), 7, seed=10)
+    fwd = bp.forward(params, X, activation=bp.TANH, dropout=0.9, key=jax.random.key(15))
+    np.testing.assert_allclose(fwd.zs[0], X @ params[0].W.T + params[0].b, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(fwd.activations[0], X)
+    assert len(fwd.masks) == 1 and fwd.masks[0].shape == (7, 5)  # the hidden layer only
+
+
+def test_dropout_rate_may_be_traced_under_vmap():
+    params = bp.init_mlp((3, 1000, 2), key=jax.random.key(16))
+    X = jax.random.normal(jax.random.key(17), (20, 3))
+    rates = jnp.array([0.1, 0.5, 0.8])
+    kept = jax.vmap(lambda r: jnp.mean(bp.forward(params, X, activation=bp.RELU, dropout=r,
+                                                  key=jax.random.key(18)).masks[0] > 0))(rates)
+    np.testing.assert_allclose(kept, 1 - rates, atol=0.01)
+    # each traced rate gives the same draw as the concrete call
+    scores = jax.vmap(lambda r: bp.forward(params, X, activation=bp.RELU, dropout=r, key=jax.random.key(18)).zs[-1])(rates)
+    for r, s in zip(rates.tolist(), scores):
+        ref = bp.forward(params, X, activation=bp.RELU, dropout=r, key=jax.random.key(18)).zs[-1]
+        np.testing.assert_allclose(s, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_dropout_bad_input_in_the_forward_pass():
+    params, X, Y = net((3, 4, 2), 5)
+    with pytest.raises(ValueError, match=r"^dropout must be a dropout rate in \[0, 1\)"):
+        bp.forward(params, X, dropout=1.0, key=jax.random.key(0))
+    with pytest.raises(ValueError, match=r"^dropout must be a dropout rate in \[0, 1\)"):
+        bp.forward(params, X, dropout=-0.1, key=jax.random.key(0))
+    with pytest.raises(ValueError, match=r"^dropout must be a dropout rate in \[0, 1\)"):
+        bp.loss_value(params, X, Y, dropout=1.0, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="^key must be given"):
+        bp.forward(params, X, dropout=0.5)
+    with pytest.raises(ValueError, match="^key must be given"):
+        bp.loss_value(params, X, Y, dropout=0.5)
+    with pytest.raises(TypeError, match="^key must be a jax.random key"):
+        bp.forward(params, X, dropout=0.5, key=0)

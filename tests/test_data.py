@@ -1,4 +1,5 @@
-"""Tests for dlbook.data: the synthetic data set (shapes, ranges, keys) and the normalisations against numpy."""
+"""Tests for dlbook.data: the synthetic data sets (shapes, ranges, keys; sine_data against sin(πx)) and the
+normalisations against numpy."""
 
 import jax
 import jax.numpy as jnp
@@ -319,3 +320,58 @@ def test_make_2d_bad_input():
         data.make_2d("moons", 10, key=key, noise=float("nan"))
     with pytest.raises(TypeError, match="^key must be a jax.random key"):
         data.make_2d("moons", 10, key=0)
+
+
+# -- sine_data ---------------------------------------------------------------------------------------------
+
+
+def test_sine_data_shapes_and_range():
+    x, y = data.sine_data(500, key=jax.random.key(0))
+    assert x.shape == (500,) and y.shape == (500,) and x.dtype == jnp.float32 and y.dtype == jnp.float32
+    xn = np.asarray(x)
+    assert np.all((xn >= -1) & (xn <= 1))
+    assert xn.min() < -0.95 and xn.max() > 0.95  # spread over the whole interval
+    resid = np.asarray(y, np.float64) - np.sin(np.pi * xn.astype(np.float64))
+    assert abs(resid.std() - 0.2) < 0.02 and abs(resid.mean()) < 0.03  # the default noise 0.2
+
+
+def test_sine_data_without_noise_is_exactly_the_sine():
+    x, y = data.sine_data(100, key=jax.random.key(1), noise=0.0)
+    np.testing.assert_array_equal(y, jnp.sin(jnp.pi * x))
+    np.testing.assert_allclose(y, np.sin(np.pi * np.asarray(x, np.float64)), atol=1e-6)
+
+
+def test_sine_data_even_spacing():
+    x, y = data.sine_data(11, key=jax.random.key(2), noise=0.0, even=True)
+    np.testing.assert_allclose(x, np.linspace(-1, 1, 11), atol=1e-7)
+    np.testing.assert_allclose(y, np.sin(np.pi * np.linspace(-1, 1, 11)), atol=1e-6)
+    x1, y1 = data.sine_data(11, key=jax.random.key(2), noise=0.3, even=True)
+    x2, _ = data.sine_data(11, key=jax.random.key(3), noise=0.3, even=True)
+    np.testing.assert_array_equal(x1, x)  # only the noise is random
+    np.testing.assert_array_equal(x2, x)
+    assert not np.allclose(y1, y)
+    assert data.sine_data(1, key=jax.random.key(0), even=True)[0].shape == (1,)
+
+
+def test_sine_data_is_determined_by_the_key():
+    a, b = data.sine_data(20, key=jax.random.key(4)), data.sine_data(20, key=jax.random.key(4))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    c = data.sine_data(20, key=jax.random.key(5))
+    assert not np.allclose(a[0], c[0]) and not np.allclose(a[1], c[1])
+
+
+def test_sine_data_bad_input():
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="^n must be >= 1, got 0"):
+        data.sine_data(0, key=key)
+    with pytest.raises(TypeError, match="^n must be an int"):
+        data.sine_data(10.0, key=key)
+    with pytest.raises(ValueError, match="^noise must be >= 0"):
+        data.sine_data(10, key=key, noise=-0.1)
+    with pytest.raises(ValueError, match="^noise must be finite"):
+        data.sine_data(10, key=key, noise=np.inf)
+    with pytest.raises(TypeError, match="^key must be a jax.random key"):
+        data.sine_data(10, key=0)
+    with pytest.raises(TypeError):  # key is keyword-only
+        data.sine_data(10, key)

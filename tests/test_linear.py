@@ -1,14 +1,19 @@
 """Tests for dlbook.linear: closed-form gradient and Hessian against jax.grad/jax.hessian, the least-squares
-reference against numpy.linalg.lstsq, and gradient descent approaching it."""
+reference against numpy.linalg.lstsq, and gradient descent approaching it; Chebyshev features against
+numpy.polynomial.chebyshev.chebvander, ridge against lstsq and the float64 closed form (and a zero gradient of
+its objective)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from numpy.polynomial import chebyshev
 
+from dlbook import regularization as reg
 from dlbook.data import fit_standardize, linear_regression_data, normalize
 from dlbook.descent import critical_learning_rate, gradient_descent
-from dlbook.linear import add_bias, least_squares, mse_gradient, mse_hessian, mse_loss, predict
+from dlbook.linear import (add_bias, least_squares, mse_gradient, mse_hessian, mse_loss, polynomial_features, predict,
+                           ridge)
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +118,152 @@ def test_bad_shapes_name_the_argument(problem):
     # the same check fires inside gradient descent (shapes are static under jit)
     with pytest.raises(ValueError, match=r"^w must have shape \(3,\) to match X"):
         gradient_descent(mse_loss, jnp.zeros(2), 0.1, 3, args=(X, y))
+
+
+# -- polynomial_features ------------------------------------------------------------------------------------
+
+X_POLY = np.linspace(-1, 1, 23).astype(np.float32)
+
+
+@pytest.mark.parametrize("degree", [1, 2, 5, 15])
+def test_polynomial_features_are_chebyshev_polynomials(degree):
+    got = polynomial_features(X_POLY, degree)
+    assert got.shape == (23, degree) and got.dtype == jnp.float32
+    ref = chebyshev.chebvander(X_POLY.astype(np.float64), degree)[:, 1:]
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(polynomial_features(X_POLY, float(degree)), got)  # an integral float is accepted
+
+
+def test_polynomial_features_traced_degree_masks_columns_and_keeps_the_shape():
+    f = jax.jit(lambda d: polynomial_features(X_POLY, d, max_degree=6))
+    ref = chebyshev.chebvander(X_POLY.astype(np.float64), 6)[:, 1:]
+    for d in range(7):
+        got = np.asarray(f(d))
+        assert got.shape == (23, 6)
+        np.testing.assert_allclose(got[:, :d], ref[:, :d], rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(got[:, d:], 0.0)
+    many = jax.vmap(lambda d: polynomial_features(X_POLY, d, max_degree=6))(jnp.arange(7))
+    assert many.shape == (7, 23, 6)
+    np.testing.assert_array_equal(many[3], f(3))
+
+
+def test_polynomial_features_degree_zero_with_max_degree_is_all_zero():
+    got = polynomial_features(X_POLY, 0, max_degree=4)
+    assert got.shape == (23, 4)
+    np.testing.assert_array_equal(got, 0.0)
+    # a concrete degree below max_degree zeroes the same columns as a traced one
+    np.testing.assert_array_equal(polynomial_features(X_POLY, 2, max_degree=4)[:, :2], polynomial_features(X_POLY, 2))
+
+
+def test_polynomial_features_bad_input():
+    with pytest.raises(ValueError, match=r"^x must have shape \(n,\) \(one input per example\)"):
+        polynomial_features(X_POLY[:, None], 3)
+    with pytest.raises(ValueError, match=r"^degree must be in \[0, 5\] \(max_degree\), got 6"):
+        polynomial_features(X_POLY, 6, max_degree=5)
+    with pytest.raises(ValueError, match="^max_degree must be given when degree is traced"):
+        jax.jit(lambda d: polynomial_features(X_POLY, d))(3)
+    with pytest.raises(ValueError, match="^degree must be >= 1, got -1"):
+        polynomial_features(X_POLY, -1)
+    with pytest.raises(ValueError, match=r"^degree must be in \[0, 5\] \(max_degree\), got -1"):
+        polynomial_features(X_POLY, -1, max_degree=5)
+    with pytest.raises(ValueError, match="^degree must be >= 1, got 0"):
+        polynomial_features(X_POLY, 0)  # degree 0 needs max_degree
+    with pytest.raises(ValueError, match="^max_degree must be >= 1"):
+        polynomial_features(X_POLY, 0, max_degree=0)
+    with pytest.raises(ValueError, match="^degree must be a whole number, got 2.5"):
+        polynomial_features(X_POLY, 2.5, max_degree=5)
+
+
+# -- ridge --------------------------------------------------------------------------------------------------
+
+
+def ridge_reference(X, y, lam):
+    """The float64 closed form on centred data: w = (X̃ᵀX̃ + (nλ/2) I)⁻¹ X̃ᵀ(y − ȳ), b = ȳ − x̄ᵀw."""
+    X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+    n, d = X.shape
+    xm, ym = X.mean(axis=0), y.mean()
+    Xc = X - xm
+    w = np.linalg.solve(Xc.T @ Xc + 0.5 * n * lam * np.eye(d), Xc.T @ (y - ym))
+    return np.append(w, ym - xm @ w)
+
+
+def test_ridge_at_zero_is_least_squares_with_an_intercept(problem):
+    X, y, _ = problem
+    ref = np.linalg.lstsq(np.column_stack([X.astype(np.float64), np.ones(len(X))]), y.astype(np.float64), rcond=None)[0]
+    np.testing.assert_allclose(ridge(X, y, 0.0), ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("lam", [0.01, 0.5, 10.0])
+def test_ridge_equals_the_float64_closed_form(problem, lam):
+    X, y, _ = problem
+    np.testing.assert_allclose(ridge(X, y, lam), ridge_reference(X, y, lam), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.3])
+def test_ridge_objective_has_zero_gradient_at_the_solution(problem, lam):
+    X, y, _ = problem
+    Xb = add_bias(X)
+
+    def objective(coef):  # (1/n)‖Xw + b − y‖² + (λ/2)‖w‖², the intercept unpenalised
+        return mse_loss(coef, Xb, y) + 0.5 * lam * jnp.sum(coef[:-1] ** 2)
+
+    coef = ridge(X, y, lam)
+    np.testing.assert_allclose(jax.grad(objective)(coef), 0.0, atol=1e-4)
+    # it is also mse_loss plus regularization.l2_penalty of w as a (1, d) weight matrix
+    np.testing.assert_allclose(objective(coef), mse_loss(coef, Xb, y) + reg.l2_penalty([coef[None, :-1]], lam), rtol=1e-6)
+    # and a minimum: nudging the coefficients raises the objective
+    for i in range(4):
+        assert float(objective(coef.at[i].add(1e-2))) > float(objective(coef))
+
+
+def test_ridge_shrinks_the_weights_as_lambda_grows(problem):
+    X, y, _ = problem
+    norms = [float(jnp.linalg.norm(ridge(X, y, lam)[:-1])) for lam in (0.0, 0.1, 1.0, 10.0, 1e4)]
+    assert norms == sorted(norms, reverse=True)
+    big = ridge(X, y, 1e6)
+    np.testing.assert_allclose(big[:-1], 0.0, atol=1e-4)
+    np.testing.assert_allclose(big[-1], y.astype(np.float64).mean(), rtol=1e-4)  # a flat line through ȳ
+
+
+def test_ridge_lambda_may_be_traced_under_vmap(problem):
+    X, y, _ = problem
+    lams = jnp.array([0.0, 0.1, 2.0])
+    many = jax.vmap(lambda lam: ridge(X, y, lam))(lams)
+    assert many.shape == (3, 4)
+    for lam, coef in zip(lams.tolist(), many):
+        np.testing.assert_allclose(coef, ridge(X, y, lam), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(coef, ridge_reference(X, y, lam), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.2])
+def test_ridge_gives_all_zero_columns_weight_zero(problem, lam):
+    X, y, _ = problem
+    Xz = np.column_stack([X[:, 0], np.zeros(30), X[:, 1], X[:, 2], np.zeros(30)]).astype(np.float32)
+    coef = np.asarray(ridge(Xz, y, lam))
+    assert coef.shape == (6,) and np.all(np.isfinite(coef))
+    assert np.all(coef[[1, 4]] == 0.0)  # exactly 0 (the SVD alone would leak ~1e-7 into them)
+    np.testing.assert_allclose(coef[[0, 2, 3, 5]], ridge(X, y, lam), rtol=1e-4, atol=1e-5)
+
+
+def test_ridge_on_masked_polynomial_features_is_the_lower_degree_fit():
+    x = np.linspace(-1, 1, 15).astype(np.float32)
+    y = np.sin(np.pi * x).astype(np.float32)
+    padded = ridge(polynomial_features(x, 3, max_degree=8), y, 0.0)
+    assert np.all(np.asarray(padded[3:8]) == 0.0)
+    exact = ridge(polynomial_features(x, 3), y, 0.0)
+    np.testing.assert_allclose(padded[:3], exact[:3], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(padded[-1], exact[-1], rtol=1e-4, atol=1e-5)
+
+
+def test_ridge_bad_input(problem):
+    X, y, _ = problem
+    with pytest.raises(ValueError, match="^lam must be >= 0"):
+        ridge(X, y, -0.1)
+    with pytest.raises(ValueError, match="^lam must be finite"):
+        ridge(X, y, np.nan)
+    with pytest.raises(ValueError, match=r"^y must have shape \(30,\) to match X"):
+        ridge(X, y[:-1], 0.1)
+    with pytest.raises(ValueError, match=r"^y must have shape \(30,\) to match X"):
+        ridge(X, y[:, None], 0.1)
+    with pytest.raises(ValueError, match=r"^X must have shape \(n, d\)"):
+        ridge(X[:, 0], y, 0.1)

@@ -1,5 +1,6 @@
 """dlbook.regularization: penalties against closed forms and optax's weight decay, dropout's statistics,
-noise, image augmentation against a NumPy reference, early stopping against a plain-Python reference."""
+noise, image augmentation against a NumPy reference (a traced max_shift against the concrete call), early
+stopping against a plain-Python reference, the dropout-rate check."""
 
 import jax
 import jax.numpy as jnp
@@ -161,3 +162,34 @@ def test_early_stopping_bad_input():
         rg.early_stopping(jnp.ones(5), 0)
     with pytest.raises(ValueError, match=r"^val_losses must have shape \(\.\.\., epochs\)"):
         rg.early_stopping(jnp.array(1.0), 2)
+
+
+def test_check_rate_accepts_rates_in_range_and_names_the_argument():
+    for rate in (0.0, 0.5, 0.999, np.float32(0.3), jnp.array(0.2)):
+        rg.check_rate("p", rate)  # no error
+    jax.jit(lambda r: rg.check_rate("p", r) or r)(jnp.array([0.1, 0.2]))  # traced: skipped
+    for bad in (1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"^keep_out must be a dropout rate in \[0, 1\) \(a scalar\), got " + str(bad)):
+            rg.check_rate("keep_out", bad)
+    with pytest.raises(ValueError, match=r"^my_rate must be a dropout rate in \[0, 1\) \(a scalar\), got \[0.1, 0.2\]"):
+        rg.check_rate("my_rate", np.array([0.1, 0.2]))
+    with pytest.raises(ValueError, match=r"^my_rate must be a dropout rate in \[0, 1\)"):
+        rg.check_rate("my_rate", jnp.array([0.5]))
+    with pytest.raises(ValueError, match="^my_rate must be finite"):
+        rg.check_rate("my_rate", float("nan"))
+    with pytest.raises(TypeError, match="^my_rate must be"):
+        rg.check_rate("my_rate", "0.5")
+
+
+def test_augment_images_with_a_traced_max_shift_equals_the_concrete_call():
+    X = jax.random.uniform(jax.random.key(9), (30, 36))
+    key = jax.random.key(10)
+    shifts = jnp.array([0, 1, 2])
+    many = jax.vmap(lambda s: rg.augment_images(X, key=key, shape=(6, 6), max_shift=s))(shifts)
+    assert many.shape == (3, 30, 36)
+    for s, out in zip(shifts.tolist(), many):
+        np.testing.assert_array_equal(out, rg.augment_images(X, key=key, shape=(6, 6), max_shift=s))
+    np.testing.assert_array_equal(many[0], X)  # a traced 0 leaves the images alone
+    jitted = jax.jit(lambda s: rg.augment_images(X, key=key, shape=(6, 6), max_shift=s, flip=True, noise=0.1))(2)
+    ref = rg.augment_images(X, key=key, shape=(6, 6), max_shift=2, flip=True, noise=0.1)
+    np.testing.assert_allclose(jitted, ref, rtol=1e-6, atol=1e-6)  # jit may fuse the noise's multiply-add

@@ -108,6 +108,8 @@ def polynomial_features(x: ArrayLike, degree: ArrayLike, *, max_degree: int | No
                            minimum=1)
         max_degree = degree
     max_degree = check_int("max_degree", max_degree, minimum=1)
+    if is_concrete(degree) and float(np.asarray(degree)) != int(np.asarray(degree)):
+        raise ValueError(f"degree must be a whole number, got {np.asarray(degree).tolist()}")
     if is_concrete(degree) and not 0 <= int(np.asarray(degree)) <= max_degree:
         raise ValueError(f"degree must be in [0, {max_degree}] (max_degree), got {np.asarray(degree).tolist()}")
     x = jnp.asarray(x)
@@ -123,8 +125,8 @@ def ridge(X: ArrayLike, y: ArrayLike, lam: ArrayLike) -> Array:
 
     That is :func:`mse_loss` plus :func:`dlbook.regularization.l2_penalty`, solved in closed form: with the
     centred data ``X̃ = X − x̄``, ``w = (X̃ᵀX̃ + (nλ/2) I)⁻¹ X̃ᵀ(y − ȳ)`` and ``b = ȳ − x̄ᵀw``, computed from
-    the SVD of ``X̃`` (stable; at ``λ = 0`` it is the minimum-norm least-squares fit, so all-zero columns
-    get weight 0).  Predict with ``predict(coef, add_bias(X))``.  ``λ ≥ 0`` may be traced.
+    the SVD of ``X̃`` (stable; at ``λ = 0`` it is the minimum-norm least-squares fit; constant columns, e.g.
+    all-zero ones, get weight exactly 0).  Predict with ``predict(coef, add_bias(X))``.  ``λ ≥ 0`` may be traced.
 
     Example:
       >>> X = jnp.array([[0.0], [1.0], [2.0]]); y = jnp.array([1.0, 3.0, 5.0])
@@ -144,4 +146,5 @@ def ridge(X: ArrayLike, y: ArrayLike, lam: ArrayLike) -> Array:
     keep = s > max(X.shape) * jnp.finfo(s.dtype).eps * jnp.max(s)
     shrink = jnp.where(keep, s / jnp.where(keep, s**2 + 0.5 * n * lam, 1.0), 0.0)
     w = _dot(Vt.T, shrink * _dot(U.T, y - y_mean))
+    w = jnp.where(jnp.all(X == X[:1], axis=0), 0.0, w)  # constant (e.g. masked) columns: exactly 0, not 1e-8
     return jnp.append(w, y_mean - jnp.dot(x_mean, w))

@@ -36,7 +36,7 @@ from jax.typing import ArrayLike
 from dlbook import backprop as bp
 from dlbook import optim
 from dlbook import regularization as reg
-from dlbook._checks import as_array, check_int, check_key, check_non_negative, check_positive, is_concrete
+from dlbook._checks import as_array, check_int, check_key, check_ndim, check_non_negative, check_positive, is_concrete
 
 Array = jax.Array
 
@@ -153,6 +153,7 @@ def fit(params: list[bp.Layer], train: tuple[ArrayLike, ArrayLike], val: tuple[A
     check_key("key", key)
     for name, value in (("l2", l2), ("l1", l1), ("noise", noise)):
         check_non_negative(name, value)
+        check_ndim(name, as_array(name, value), 0, "() (a scalar; vmap over fit for several)")
     reg.check_rate("dropout", dropout)
     if is_concrete(max_shift):
         max_shift = check_int("max_shift", max_shift, minimum=0)
@@ -214,7 +215,7 @@ def trend(curve: ArrayLike, *, tol: float = 0.05, window: float = 0.1) -> str:
     Compares the mean of the last ``window`` of the curve with the mean of the same number of points
     around its middle, on a log scale (``log(end / middle)``), so a loss going from 0.002 to 0.001 falls
     as clearly as one going from 2 to 1; a change within ``±tol`` is flat.  A curve that reaches nan or
-    inf in its second half is rising (it diverged).
+    inf from its middle window on is rising (it diverged).
 
     Example:
       >>> trend(jnp.linspace(2.0, 1.0, 100)), trend(jnp.full(100, 0.3)), trend(jnp.geomspace(1, 1e6, 100))
@@ -226,12 +227,11 @@ def trend(curve: ArrayLike, *, tol: float = 0.05, window: float = 0.1) -> str:
     check_positive("tol", tol)
     if not 0 < window <= 0.5:
         raise ValueError(f"window must be in (0, 0.5] (a fraction of the curve), got {window}")
-    half = c[c.size // 2:]
-    if not np.all(np.isfinite(half)):
-        return "rising"
     w = max(1, int(round(window * c.size)))
-    mid = c.size // 2
-    middle, end = c[mid - w // 2: mid - w // 2 + w].mean(), c[-w:].mean()
+    start = c.size // 2 - w // 2  # the middle window is c[start:start + w]
+    if not np.all(np.isfinite(c[start:])):
+        return "rising"
+    middle, end = c[start:start + w].mean(), c[-w:].mean()
     if middle <= 0 or end <= 0:
         raise ValueError("curve must be positive (a loss) to compare on a log scale")
     r = np.log(end / middle)
