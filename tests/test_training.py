@@ -297,3 +297,25 @@ def test_trend_counts_nan_in_the_middle_window_as_rising():
     c = np.geomspace(1.0, 0.1, 100)
     c[10] = np.nan  # early, outside both windows: the comparison is unaffected
     assert tr.trend(c) == "falling"
+
+
+def test_window_means_and_bad_input():
+    o = jnp.arange(12.0).reshape(2, 6)
+    np.testing.assert_allclose(tr.window_means(o, 3), [[1.0, 4.0], [7.0, 10.0]])
+    with pytest.raises(ValueError, match="^objective must have a last axis that is a multiple of eval_every = 4"):
+        tr.window_means(o, 4)
+
+
+def test_input_sensitivity_against_finite_differences():
+    params = bp.init_mlp((5, 7, 3), key=jax.random.key(0))
+    X = jax.random.normal(jax.random.key(1), (4, 5))
+    f = lambda x: bp.forward(params, x[None], activation=bp.TANH, output=bp.IDENTITY).activations[-1][0]
+    eps = 1e-3
+    norms = []
+    for x in np.asarray(X, np.float64):
+        J = np.stack([(np.asarray(f(jnp.asarray(x + eps * e, jnp.float32))) - np.asarray(f(jnp.asarray(x - eps * e, jnp.float32))))
+                      / (2 * eps) for e in np.eye(5)], axis=1)
+        norms.append(np.linalg.norm(J))
+    np.testing.assert_allclose(float(tr.input_sensitivity(params, X, activation=bp.TANH)), np.mean(norms), rtol=2e-3)
+    with pytest.raises(ValueError, match=r"^X must have shape \(B, 5\)"):
+        tr.input_sensitivity(params, X[:, :4])

@@ -40,7 +40,7 @@ from dlbook._checks import as_array, check_int, check_key, check_ndim, check_non
 
 Array = jax.Array
 
-__all__ = ["Curves", "evaluate", "fit", "PATTERNS", "trend", "diagnose"]
+__all__ = ["Curves", "evaluate", "fit", "window_means", "input_sensitivity", "PATTERNS", "trend", "diagnose"]
 
 
 class Curves(NamedTuple):
@@ -196,6 +196,44 @@ def fit(params: list[bp.Layer], train: tuple[ArrayLike, ArrayLike], val: tuple[A
     (train_loss, train_acc), (val_loss, val_acc) = curves[0], curves[1]
     test_loss, test_acc = curves[2] if test is not None else (None, None)
     return Curves(params, train_loss, val_loss, train_acc, val_acc, test_loss, test_acc, values.reshape(-1))
+
+
+def window_means(objective: ArrayLike, eval_every: int) -> Array:
+    """The per-step ``objective`` of :func:`fit` averaged over each window of ``eval_every`` steps (last axis).
+
+    Point ``k`` is the mean of steps ``k·eval_every … (k+1)·eval_every − 1``: the training-mode loss on the
+    same time axis as the curves (without their point 0).
+
+    Example:
+      >>> window_means(jnp.arange(6.0), 3).tolist()
+      [1.0, 4.0]
+    """
+    o = jnp.asarray(as_array("objective", objective))
+    eval_every = check_int("eval_every", eval_every, minimum=1)
+    if o.ndim < 1 or o.shape[-1] % eval_every:
+        raise ValueError(f"objective must have a last axis that is a multiple of eval_every = {eval_every}, got shape {o.shape}")
+    return o.reshape(*o.shape[:-1], o.shape[-1] // eval_every, eval_every).mean(axis=-1)
+
+
+def input_sensitivity(params: list[bp.Layer], X: ArrayLike, *, activation: bp.Activation = bp.RELU) -> Array:
+    """How strongly the scores react to the input: the mean over the rows of ``X`` of ``‖∂z^L/∂x‖_F``.
+
+    ``z^L`` are the last layer's scores (no dropout); the Jacobian ``(n_L, n_0)`` of each example comes
+    from ``jax.jacfwd``.  A smaller value means a smoother function of the input, the quantity that
+    training with input noise penalises (Bishop 1995).
+
+    Example:
+      >>> params = [bp.Layer(jnp.array([[3.0, 4.0]]), jnp.zeros(1))]          # one linear layer: ‖W‖_F = 5
+      >>> float(input_sensitivity(params, jnp.ones((2, 2)), activation=bp.IDENTITY))
+      5.0
+    """
+    X, _ = bp._check(params, X, activation=activation)
+
+    def scores(x):
+        return bp.forward(params, x[None], activation=activation, output=bp.IDENTITY).activations[-1][0]
+
+    J = jax.vmap(jax.jacfwd(scores))(jnp.asarray(X))
+    return jnp.mean(jnp.sqrt(jnp.sum(J**2, axis=(1, 2))))
 
 
 #: The five shapes of a (training, validation) pair of loss curves and what each suggests.
