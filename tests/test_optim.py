@@ -7,7 +7,7 @@ import optax
 import pytest
 
 from dlbook.descent import optimize
-from dlbook.optim import EmptyState, GradientTransformation, apply_updates, chain, scale, sgd
+from dlbook.optim import EmptyState, GradientTransformation, apply_updates, chain, momentum, nesterov, scale, sgd, trace
 from dlbook.surfaces import parabola
 
 
@@ -159,3 +159,93 @@ def test_chain_rejects_non_transformations():
 def test_optimize_rejects_a_non_optimizer():
     with pytest.raises(TypeError, match="^optimizer must be a GradientTransformation"):
         optimize(parabola, 1.0, optax.sgd, 3)
+
+
+# -- momentum and Nesterov (chapter 6) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 0.9, 0.99])
+def test_momentum_matches_optax_step_by_step(gamma):
+    a, b = run_both(rosenbrock, [-1.0, 1.5], momentum(1e-3, gamma), optax.sgd(1e-3, momentum=gamma), 150)
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 0.9])
+def test_nesterov_matches_optax_step_by_step(gamma):
+    a, b = run_both(rosenbrock, [-1.0, 1.5], nesterov(1e-3, gamma), optax.sgd(1e-3, momentum=gamma, nesterov=True), 150)
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_trace_matches_optax_trace_on_a_pytree():
+    params = {"W": jnp.ones((2, 3)), "b": jnp.zeros(3)}
+    grads = [jax.tree_util.tree_map(lambda p, k=k: jnp.full_like(p, 0.5 * k - 1.0), params) for k in range(5)]
+    for nest in (False, True):
+        ours, theirs = trace(0.7, nesterov=nest), optax.trace(decay=0.7, nesterov=nest)
+        s_a, s_b = ours.init(params), theirs.init(params)
+        for g in grads:
+            u_a, s_a = ours.update(g, s_a, params)
+            u_b, s_b = theirs.update(g, s_b, params)
+            jax.tree_util.tree_map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-6), u_a, u_b)
+
+
+def test_momentum_is_the_notes_velocity_form():
+    """v ← γ v + η ∇J(θ), θ ← θ − v, written out by hand."""
+    grad = jax.grad(rosenbrock)
+    eta, gamma = 1e-3, 0.9
+    theta, v = jnp.array([-1.0, 1.5]), jnp.zeros(2)
+    opt = momentum(eta, gamma)
+    w, state = theta, opt.init(theta)
+    for _ in range(100):
+        v = gamma * v + eta * grad(theta)
+        theta = theta - v
+        u, state = opt.update(grad(w), state, w)
+        w = apply_updates(w, u)
+        np.testing.assert_allclose(w, theta, rtol=1e-5, atol=1e-6)
+
+
+def test_nesterov_is_momentum_with_the_gradient_at_the_look_ahead_point():
+    """Classical NAG: v ← γ v + η ∇J(θ − γ v), θ ← θ − v.  The optax form tracks φ = θ − γ v."""
+    f = lambda w: 0.5 * (w[0] ** 2 + 10 * w[1] ** 2) + jnp.sin(w[0])  # noqa: E731
+    grad = jax.grad(f)
+    eta, gamma = 0.05, 0.8
+    theta, v = jnp.array([2.0, 1.0]), jnp.zeros(2)
+    opt = nesterov(eta, gamma)
+    w, state = theta, opt.init(theta)
+    for _ in range(40):
+        v = gamma * v + eta * grad(theta - gamma * v)
+        theta = theta - v
+        u, state = opt.update(grad(w), state, w)
+        w = apply_updates(w, u)
+        np.testing.assert_allclose(w, theta - gamma * v, rtol=1e-5, atol=1e-6)
+
+
+def test_momentum_with_gamma_zero_is_sgd():
+    a, _ = run_both(rosenbrock, [-1.0, 1.5], momentum(1e-3, 0.0), optax.sgd(1e-3), 50)
+    b, _ = run_both(rosenbrock, [-1.0, 1.5], sgd(1e-3), optax.sgd(1e-3), 50)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_momentum_vmaps_over_gamma_and_learning_rate():
+    def final(lr, gamma):
+        return optimize(parabola_loss, jnp.array([2.0, -1.0, 0.25]), momentum(lr, gamma), 20, path=False).params
+    lrs, gammas = jnp.array([0.01, 0.05, 0.1]), jnp.array([0.0, 0.5, 0.9])
+    batched = jax.jit(jax.vmap(final))(lrs, gammas)
+    for k in range(3):
+        np.testing.assert_allclose(batched[k], final(float(lrs[k]), float(gammas[k])), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("gamma", [1.0, -0.1, 1.5])
+def test_trace_rejects_gamma_outside_unit_interval(gamma):
+    with pytest.raises(ValueError, match=r"^decay must be in \[0, 1\) \(the momentum γ\)"):
+        momentum(0.1, gamma)
+    with pytest.raises(ValueError, match=r"^decay must be in \[0, 1\)"):
+        nesterov(0.1, gamma)
+
+
+def test_momentum_rejects_bad_learning_rate():
+    with pytest.raises(ValueError, match="^learning_rate must be > 0"):
+        momentum(0.0, 0.9)
+    with pytest.raises(ValueError, match="^learning_rate must be > 0"):
+        nesterov(-1.0, 0.9)
+    with pytest.raises(ValueError, match="^decay must be finite"):
+        trace(float("nan"))

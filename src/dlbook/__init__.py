@@ -56,7 +56,7 @@ from dlbook.descent import (
 from dlbook.linear import add_bias, least_squares, mse_gradient, mse_hessian, mse_loss, predict
 from dlbook.logistic import logistic_gradient, logistic_loss, logistic_predict
 from dlbook.losses import mse
-from dlbook.optim import GradientTransformation, apply_updates, chain, scale, sgd
+from dlbook.optim import GradientTransformation, apply_updates, chain, momentum, nesterov, scale, sgd, trace
 from dlbook.plotting import plot_contours, plot_curve_step, plot_descent_1d, plot_losses, plot_network, plot_path
 from dlbook.surfaces import grid_values, parabola, quadratic, quadratic_matrix, tilted_double_well, wells
 from dlbook.widgets import Explorer, explore, progress, slider
@@ -73,7 +73,7 @@ __all__ = [
     "minimize", "optimize", "steps_to_reach",
     "add_bias", "least_squares", "mse_gradient", "mse_hessian", "mse_loss", "predict",
     "mse",
-    "GradientTransformation", "apply_updates", "chain", "scale", "sgd",
+    "GradientTransformation", "apply_updates", "chain", "momentum", "nesterov", "scale", "sgd", "trace",
     "plot_contours", "plot_curve_step", "plot_descent_1d", "plot_losses", "plot_network", "plot_path",
     "grid_values", "parabola", "quadratic", "quadratic_matrix", "tilted_double_well", "wells",
     "Explorer", "explore", "progress", "slider",
