@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from dlbook import data
-from dlbook.data import Scaler, fit_minmax, fit_standardize, linear_regression_data, normalize
+from dlbook.data import Scaler, epoch_batches, fit_minmax, fit_standardize, linear_regression_data, normalize
 
 W_TRUE = np.array([0.02, 3.0])
 LOW = np.array([30.0, 1.0])
@@ -375,3 +375,23 @@ def test_sine_data_bad_input():
         data.sine_data(10, key=0)
     with pytest.raises(TypeError):  # key is keyword-only
         data.sine_data(10, key)
+
+
+def test_epoch_batches_are_a_shuffled_partition():
+    idx = np.asarray(epoch_batches(10, 3, key=jax.random.key(0)))
+    assert idx.shape == (3, 3) and len(set(idx.ravel())) == 9 and idx.min() >= 0 and idx.max() < 10
+    full = np.asarray(epoch_batches(10, 10, key=jax.random.key(0)))
+    assert sorted(full.ravel().tolist()) == list(range(10))
+    other = np.asarray(epoch_batches(10, 3, key=jax.random.key(1)))
+    assert not np.array_equal(idx, other)                                     # a new key, a new order
+    traced = jax.jit(lambda k: epoch_batches(10, 3, key=k))(jax.random.key(0))
+    np.testing.assert_array_equal(traced, idx)
+
+
+def test_epoch_batches_bad_input():
+    with pytest.raises(ValueError, match=r"^batch_size must be <= n = 10 \(the number of examples\), got 11"):
+        epoch_batches(10, 11, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="^batch_size must be >= 1"):
+        epoch_batches(10, 0, key=jax.random.key(0))
+    with pytest.raises(TypeError, match="^key must be a jax.random key"):
+        epoch_batches(10, 2, key=0)

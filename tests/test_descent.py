@@ -1,5 +1,6 @@
 """Tests for dlbook.descent: trajectories against the closed form of GD on a quadratic, sweeps against single
-runs, the stopping rule of minimize against a float64 re-implementation, and no recompilation."""
+runs, the stopping rule of minimize against a float64 re-implementation, and no recompilation; mini-batch
+runs against a plain loop, and the mini-batch gradient variance against the sampling formula."""
 
 import jax
 import jax.numpy as jnp
@@ -7,15 +8,18 @@ import numpy as np
 import optax
 import pytest
 
-from dlbook import descent
+from dlbook import descent, optim
+from dlbook.data import epoch_batches
 from dlbook.descent import (
     MinimizeResult,
     Trajectory,
     critical_learning_rate,
     gradient_descent,
     gradient_descent_sweep,
+    gradient_variance,
     minimize,
     optimize,
+    optimize_minibatch,
     steps_to_reach,
 )
 from dlbook.optim import sgd
@@ -402,3 +406,91 @@ def test_steps_to_reach_rejects_bad_losses():
 def test_steps_to_reach_rejects_non_numeric_target():
     with pytest.raises((TypeError, ValueError), match="target"):
         steps_to_reach(np.ones(3), "a")
+
+
+# -- mini-batches (chapter 6) -------------------------------------------------------------------------------
+
+def _regression(n=24, d=3, seed=0):
+    kx, kw = jax.random.split(jax.random.key(seed))
+    X = jax.random.normal(kx, (n, d))
+    y = X @ jnp.arange(1.0, d + 1.0) + 0.3 * jax.random.normal(kw, (n,))
+    return X, y
+
+
+def _mse(w, X, y):
+    return jnp.mean((X @ w - y) ** 2)
+
+
+def test_optimize_minibatch_equals_a_plain_loop_with_momentum():
+    X, y = _regression()
+    opt = optim.momentum(0.05, 0.9)
+    key = jax.random.key(3)
+    run = optimize_minibatch(_mse, jnp.zeros(3), opt, (X, y), batch_size=5, num_epochs=3, key=key)
+    w, state = jnp.zeros(3), opt.init(jnp.zeros(3))
+    losses, batch_losses = [float(_mse(w, X, y))], []
+    for e in range(3):
+        for idx in epoch_batches(24, 5, key=jax.random.fold_in(key, e)):
+            batch_losses.append(float(_mse(w, X[idx], y[idx])))
+            u, state = opt.update(jax.grad(_mse)(w, X[idx], y[idx]), state, w)
+            w = optim.apply_updates(w, u)
+            losses.append(float(_mse(w, X, y)))
+    assert run.losses.shape == (3 * 4 + 1,) and run.batch_losses.shape == (12,)
+    np.testing.assert_allclose(run.params, w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(run.losses, losses, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(run.batch_losses, batch_losses, rtol=1e-5, atol=1e-6)
+
+
+def test_optimize_minibatch_with_the_full_batch_is_gradient_descent():
+    X, y = _regression()
+    run = optimize_minibatch(_mse, jnp.zeros(3), optim.sgd(0.1), (X, y), batch_size=24, num_epochs=15, key=jax.random.key(0))
+    ref = optimize(_mse, jnp.zeros(3), optim.sgd(0.1), 15, args=(X, y))
+    np.testing.assert_allclose(run.losses, ref.losses, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(run.batch_losses, ref.losses[:-1], rtol=1e-5, atol=1e-7)
+
+
+def test_optimize_minibatch_vmaps_over_keys_and_learning_rates():
+    X, y = _regression()
+
+    def final(lr, key):
+        return optimize_minibatch(_mse, jnp.zeros(3), optim.sgd(lr), (X, y), batch_size=4, num_epochs=2, key=key).losses
+
+    lrs, keys = jnp.array([0.01, 0.05]), jax.random.split(jax.random.key(1), 2)
+    batched = jax.jit(jax.vmap(final))(lrs, keys)
+    for k in range(2):
+        np.testing.assert_allclose(batched[k], final(float(lrs[k]), keys[k]), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(final(0.05, keys[0]), final(0.05, keys[1]))  # the key decides the order
+
+
+def test_optimize_minibatch_bad_input():
+    X, y = _regression()
+    kw = dict(batch_size=4, num_epochs=1, key=jax.random.key(0))
+    with pytest.raises(TypeError, match="^data must be a tuple of arrays"):
+        optimize_minibatch(_mse, jnp.zeros(3), optim.sgd(0.1), X, **kw)
+    with pytest.raises(ValueError, match="^data must be arrays with the same leading axis"):
+        optimize_minibatch(_mse, jnp.zeros(3), optim.sgd(0.1), (X, y[:5]), **kw)
+    with pytest.raises(ValueError, match=r"^batch_size must be <= 24 \(the number of examples\), got 25"):
+        optimize_minibatch(_mse, jnp.zeros(3), optim.sgd(0.1), (X, y), batch_size=25, num_epochs=1, key=jax.random.key(0))
+    with pytest.raises(TypeError, match="^optimizer must be a GradientTransformation"):
+        optimize_minibatch(_mse, jnp.zeros(3), 0.1, (X, y), **kw)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 12])
+def test_gradient_variance_follows_the_sampling_formula(batch_size):
+    X, y = _regression(n=48)
+    w = jnp.zeros(3)
+    per_example = jax.vmap(lambda x, t: jax.grad(_mse)(w, x[None], t[None]))(X, y)     # (n, 3)
+    sigma2 = float(jnp.mean(jnp.sum((per_example - per_example.mean(0)) ** 2, axis=1)))
+    n = 48
+    expected = sigma2 / batch_size * (n - batch_size) / (n - 1)
+    got = float(gradient_variance(_mse, w, (X, y), batch_size, key=jax.random.key(5), num_draws=4000))
+    assert got == pytest.approx(expected, rel=0.08)
+
+
+def test_gradient_variance_bad_input():
+    X, y = _regression()
+    with pytest.raises(ValueError, match="^batch_size must be <= 24"):
+        gradient_variance(_mse, jnp.zeros(3), (X, y), 30, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="^num_draws must be >= 1"):
+        gradient_variance(_mse, jnp.zeros(3), (X, y), 3, key=jax.random.key(0), num_draws=0)
+    with pytest.raises(TypeError, match="^key must be a jax.random key"):
+        gradient_variance(_mse, jnp.zeros(3), (X, y), 3, key=0)

@@ -39,6 +39,7 @@ from dlbook.data import (
     fit_standardize,
     linear_regression_data,
     load_dataset,
+    epoch_batches,
     make_2d,
     normalize,
     split,
@@ -46,11 +47,14 @@ from dlbook.data import (
 from dlbook.descent import (
     MinimizeResult,
     Trajectory,
+    MinibatchTrajectory,
     critical_learning_rate,
     gradient_descent,
     gradient_descent_sweep,
+    gradient_variance,
     minimize,
     optimize,
+    optimize_minibatch,
     steps_to_reach,
 )
 from dlbook.linear import add_bias, least_squares, mse_gradient, mse_hessian, mse_loss, predict
@@ -69,8 +73,9 @@ __all__ = [
     "Layer", "init_mlp",
     "logistic_gradient", "logistic_loss", "logistic_predict",
     "Scaler", "fit_minmax", "fit_standardize", "linear_regression_data", "load_dataset", "make_2d", "normalize", "split",
+    "epoch_batches",
     "MinimizeResult", "Trajectory", "critical_learning_rate", "gradient_descent", "gradient_descent_sweep",
-    "minimize", "optimize", "steps_to_reach",
+    "minimize", "optimize", "steps_to_reach", "MinibatchTrajectory", "optimize_minibatch", "gradient_variance",
     "add_bias", "least_squares", "mse_gradient", "mse_hessian", "mse_loss", "predict",
     "mse",
     "GradientTransformation", "apply_updates", "chain", "momentum", "nesterov", "scale", "sgd", "trace",

@@ -35,7 +35,8 @@ from dlbook._checks import (
 Array = jax.Array
 
 __all__ = ["linear_regression_data", "Scaler", "fit_minmax", "fit_standardize", "normalize", "load_dataset", "split",
-           "DATASETS", "make_2d", "SHAPES_2D", "sine_data"]
+           "DATASETS", "make_2d", "SHAPES_2D", "sine_data",
+           "epoch_batches"]
 
 
 def linear_regression_data(
@@ -291,3 +292,24 @@ def sine_data(n: int, *, key: Array, noise: float = 0.2, even: bool = False) -> 
     else:
         x = jax.random.uniform(kx, (n,), minval=-1.0, maxval=1.0)
     return x, jnp.sin(jnp.pi * x) + noise * jax.random.normal(ke, (n,))
+
+
+def epoch_batches(n: int, batch_size: int, *, key: Array) -> Array:
+    """One epoch's mini-batches: the indices ``0 … n−1`` shuffled with ``key`` and cut into rows of ``batch_size``.
+
+    Returns an int array ``(n // batch_size, batch_size)``; when ``batch_size`` does not divide ``n`` the
+    last ``n mod batch_size`` shuffled indices sit this epoch out (a new ``key`` each epoch leaves out
+    others).  Jit-friendly: ``key`` may be traced, the shapes depend only on ``n`` and ``batch_size``.
+
+    Example:
+      >>> idx = epoch_batches(10, 4, key=jax.random.key(0))
+      >>> idx.shape, len(set(idx.ravel().tolist()))           # 2 batches of 4 distinct examples; 2 left out
+      ((2, 4), 8)
+    """
+    n = check_int("n", n, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    if batch_size > n:
+        raise ValueError(f"batch_size must be <= n = {n} (the number of examples), got {batch_size}")
+    check_key("key", key)
+    order = jax.random.permutation(key, n)
+    return order[: n // batch_size * batch_size].reshape(n // batch_size, batch_size)
