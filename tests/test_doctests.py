@@ -17,7 +17,7 @@ BROKEN: dict[str, str] = {}  # module -> reason, for a docstring example known t
 
 
 def test_every_module_is_listed():
-    expected = {"_checks", "activations", "backprop", "logistic", "data", "descent", "linear", "losses", "optim", "plotting", "regularization", "surfaces", "training", "widgets"}
+    expected = {"_checks", "activations", "backprop", "logistic", "data", "descent", "linear", "losses", "optim", "parallel", "plotting", "regularization", "surfaces", "training", "widgets"}
     assert expected <= {m.split(".", 1)[1] for m in MODULES if "." in m}
 
 

@@ -13,6 +13,7 @@ One module per idea; each function's docstring names the chapter that explains i
 * :mod:`dlbook.losses` — losses (MSE, MAE, Huber, cross-entropies from probabilities or logits, entropy, KL)
 * :mod:`dlbook.regularization` — weight penalties, dropout, noise, image augmentation, early stopping
 * :mod:`dlbook.training` — training a classifier with regularizers, with train/validation/test curves
+* :mod:`dlbook.parallel` — one batch split across several devices (data parallelism)
 * :mod:`dlbook.plotting` — plot helpers
 * :mod:`dlbook.widgets` — explorers: sliders that work live and in the static book; progress bars
 """
@@ -26,6 +27,7 @@ from dlbook import (
     logistic,
     losses,
     optim,
+    parallel,
     plotting,
     regularization,
     training,
@@ -68,7 +70,7 @@ from dlbook.widgets import Explorer, explore, progress, slider
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "backprop", "data", "descent", "linear", "logistic", "losses", "optim", "plotting", "regularization", "training",
+    "activations", "backprop", "data", "descent", "linear", "logistic", "losses", "optim", "parallel", "plotting", "regularization", "training",
     "surfaces", "widgets",
     "Layer", "init_mlp",
     "logistic_gradient", "logistic_loss", "logistic_predict",
