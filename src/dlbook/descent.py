@@ -317,7 +317,8 @@ def steps_to_reach(losses: ArrayLike, target: ArrayLike) -> Array:
 
 
 class MinibatchTrajectory(NamedTuple):
-    """A mini-batch run: final parameters, the full-data loss after every step and each step's batch loss."""
+    """A mini-batch run: final parameters (every iterate with ``path=True``), the full-data loss after every
+    step and each step's batch loss."""
 
     params: PyTree
     losses: Array  # (num_steps + 1,): the loss on all the data before the first step and after each step
@@ -344,6 +345,7 @@ def optimize_minibatch(
     batch_size: int,
     num_epochs: int,
     key: Array,
+    path: bool = False,
 ) -> MinibatchTrajectory:
     """Mini-batch training: every epoch reshuffles the data and takes one step per batch (one ``lax.scan``).
 
@@ -351,8 +353,9 @@ def optimize_minibatch(
     order from ``jax.random.fold_in(key, epoch)`` (:func:`dlbook.data.epoch_batches`), so an epoch has
     ``n // batch_size`` steps and ``batch_size = n`` is plain gradient descent.  After every step the
     loss on all of ``data`` is recorded too, so runs with different batch sizes compare per step and per
-    epoch.  Traceable (``key``, the optimizer's hyperparameters and ``params`` may be traced; a batch
-    size is a shape, so each batch size compiles once).
+    epoch.  With ``path=True`` every iterate is kept (``params`` stacked to ``(num_steps + 1, ...)``).
+    Traceable (``key``, the optimizer's hyperparameters and ``params`` may be traced; a batch size is a
+    shape, so each batch size compiles once).
 
     Example:
       >>> X = jnp.linspace(-1, 1, 8)[:, None]; y = 3 * X[:, 0]
@@ -379,13 +382,15 @@ def optimize_minibatch(
         loss, g = value_and_grad(w, *(a[idx] for a in data))
         updates, state = optimizer.update(g, state, w)
         w = optim.apply_updates(w, updates)
-        return (w, state), (loss, loss_fn(w, *data))
+        return (w, state), (loss, loss_fn(w, *data), w if path else None)
 
     def epoch(carry, e):
         return lax.scan(step, carry, epoch_batches(n, batch_size, key=jax.random.fold_in(key, e)))
 
-    (w, _), (batch_losses, losses) = lax.scan(epoch, (params, optimizer.init(params)), jnp.arange(num_epochs))
+    (w, _), (batch_losses, losses, ws) = lax.scan(epoch, (params, optimizer.init(params)), jnp.arange(num_epochs))
     full = jnp.concatenate([loss_fn(params, *data)[None], losses.reshape(-1)])
+    if path:
+        w = jax.tree_util.tree_map(lambda p0, p: jnp.concatenate([p0[None], p.reshape(-1, *p0.shape)]), params, ws)
     return MinibatchTrajectory(w, full, batch_losses.reshape(-1))
 
 
