@@ -31,7 +31,8 @@ PAGES = sorted(
 # one indexed word; book terms from book/_ext/search_terms.txt; a phrase that is no single word
 SEARCHES = [("梯度", "ch01_gradient_descent"), ("学习率", "ch01_gradient_descent"), ("归一化", "ch01_gradient_descent"),
             ("梯度下降的学习率", "ch01_gradient_descent"), ("激活函数的梯度消失", "ch03_activations"),
-            ("交叉熵", "ch04_losses"), ("过拟合与正则化", "ch05_regularization")]
+            ("交叉熵", "ch04_losses"), ("过拟合与正则化", "ch05_regularization"),
+            ("动量", "ch06_batch_momentum")]
 
 
 REFRESH = re.compile(r'<meta http-equiv="Refresh" content="0; url=([^"]+)"', re.I)
