@@ -498,3 +498,35 @@ def test_gradient_variance_bad_input():
         gradient_variance(_mse, jnp.zeros(3), (X, y), 3, key=jax.random.key(0), num_draws=0)
     with pytest.raises(TypeError, match="^key must be a jax.random key"):
         gradient_variance(_mse, jnp.zeros(3), (X, y), 3, key=0)
+
+
+def test_sampling_variance_and_bad_input():
+    np.testing.assert_allclose(descent.sampling_variance(6.0, 7, jnp.array([1.0, 2.0, 7.0])), [6.0, 2.5, 0.0], atol=1e-6)
+    with pytest.raises(ValueError, match=r"^batch_size must lie in \[1, n = 7\]"):
+        descent.sampling_variance(6.0, 7, 8)
+    with pytest.raises(ValueError, match="^sigma2 must be >= 0"):
+        descent.sampling_variance(-1.0, 7, 2)
+
+
+@pytest.mark.parametrize("kappa", [10.0, 100.0])
+def test_optimal_tunings_give_their_rates_on_a_diagonal_quadratic(kappa):
+    """Iterate the linear recurrences in float64 on both eigen-directions and compare the decay with ρ."""
+    lams = np.array([1.0, kappa])
+    for tune, rule in ((descent.optimal_gd, "gd"), (descent.optimal_momentum, "hb"), (descent.optimal_nesterov, "nag")):
+        eta, gamma, rho = (float(v) for v in tune(1.0, kappa))
+        x, v = np.ones(2), np.zeros(2)
+        d = []
+        for _ in range(400):
+            g = lams * (x - gamma * v) if rule == "nag" else lams * x
+            v = gamma * v + eta * g
+            x = x - v
+            d.append(np.linalg.norm(x))
+        measured = (d[399] / d[299]) ** (1 / 100)
+        assert measured <= rho * 1.03 and measured >= rho * 0.9, (rule, measured, rho)
+
+
+def test_optimal_tunings_bad_input():
+    with pytest.raises(ValueError, match="^l_min must be <= l_max"):
+        descent.optimal_momentum(10.0, 1.0)
+    with pytest.raises(ValueError, match="^l_min must be > 0"):
+        descent.optimal_gd(0.0, 1.0)

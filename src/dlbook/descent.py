@@ -27,10 +27,11 @@ from dlbook import optim
 from dlbook._checks import (
     as_array,
     check_callable,
-    check_key,
     check_finite,
     check_int,
+    check_key,
     check_ndim,
+    check_non_negative,
     check_positive,
     is_concrete,
 )
@@ -51,6 +52,11 @@ __all__ = [
     "MinibatchTrajectory",
     "optimize_minibatch",
     "gradient_variance",
+    "sampling_variance",
+    "Tuning",
+    "optimal_gd",
+    "optimal_momentum",
+    "optimal_nesterov",
 ]
 
 
@@ -428,3 +434,76 @@ def gradient_variance(loss_fn: LossFn, params: PyTree, data: tuple, batch_size: 
         return sum(jnp.sum((a - b) ** 2) for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(full)))
 
     return jnp.mean(lax.map(one, jax.random.split(key, num_draws)))
+
+
+def sampling_variance(sigma2: ArrayLike, n: int, batch_size: ArrayLike) -> Array:
+    """``E‖g_B − g‖² = (σ²/B)·(n − B)/(n − 1)``: the mean of ``B`` of ``n`` values drawn without replacement.
+
+    ``σ² = (1/n) Σᵢ ‖gᵢ − g‖²`` is the total variance of the ``n`` per-example gradients.  :func:`gradient_variance`
+    measures the left-hand side.
+
+    Example:
+      >>> [round(float(sampling_variance(10.0, 101, b)), 3) for b in (1, 10, 101)]
+      [10.0, 0.91, 0.0]
+    """
+    check_non_negative("sigma2", sigma2)
+    n = check_int("n", n, minimum=2)
+    B = jnp.asarray(as_array("batch_size", batch_size), dtype=jnp.result_type(float))
+    if is_concrete(B) and (np.any(np.asarray(B) < 1) or np.any(np.asarray(B) > n)):
+        raise ValueError(f"batch_size must lie in [1, n = {n}], got {np.asarray(B).tolist()}")
+    return jnp.asarray(sigma2) / B * (n - B) / (n - 1)
+
+
+class Tuning(NamedTuple):
+    """The best constant hyperparameters for a quadratic with Hessian eigenvalues in ``[λ_min, λ_max]`` and the
+    rate ``ρ`` they give: the distance to the minimum shrinks like ``ρᵗ``."""
+
+    learning_rate: Array
+    gamma: Array
+    rate: Array
+
+
+def _check_spectrum(l_min: ArrayLike, l_max: ArrayLike) -> tuple[Array, Array]:
+    check_positive("l_min", l_min)
+    check_positive("l_max", l_max)
+    if is_concrete((l_min, l_max)) and not float(l_min) <= float(l_max):
+        raise ValueError(f"l_min must be <= l_max, got l_min={float(l_min)}, l_max={float(l_max)}")
+    return jnp.asarray(l_min, jnp.result_type(float)), jnp.asarray(l_max, jnp.result_type(float))
+
+
+def optimal_gd(l_min: ArrayLike, l_max: ArrayLike) -> Tuning:
+    """Gradient descent on a quadratic: ``α = 2/(λ_min + λ_max)`` gives ``ρ = (κ − 1)/(κ + 1)``, ``κ = λ_max/λ_min``.
+
+    Example:
+      >>> [round(float(v), 4) for v in optimal_gd(1.0, 100.0)]
+      [0.0198, 0.0, 0.9802]
+    """
+    lo, hi = _check_spectrum(l_min, l_max)
+    k = hi / lo
+    return Tuning(2 / (lo + hi), jnp.zeros_like(k), (k - 1) / (k + 1))
+
+
+def optimal_momentum(l_min: ArrayLike, l_max: ArrayLike) -> Tuning:
+    """Heavy-ball momentum on a quadratic (Polyak 1964): ``η = 4/(√λ_max + √λ_min)²``,
+    ``γ = ((√κ − 1)/(√κ + 1))²`` give ``ρ = (√κ − 1)/(√κ + 1)``: the condition number enters as ``√κ``.
+
+    Example:
+      >>> [round(float(v), 4) for v in optimal_momentum(1.0, 100.0)]
+      [0.0331, 0.6694, 0.8182]
+    """
+    lo, hi = _check_spectrum(l_min, l_max)
+    q = (jnp.sqrt(hi / lo) - 1) / (jnp.sqrt(hi / lo) + 1)
+    return Tuning(4 / (jnp.sqrt(hi) + jnp.sqrt(lo)) ** 2, q**2, q)
+
+
+def optimal_nesterov(l_min: ArrayLike, l_max: ArrayLike) -> Tuning:
+    """Nesterov's method with its textbook constants for a strongly convex quadratic: ``η = 1/λ_max``,
+    ``γ = (√κ − 1)/(√κ + 1)``, rate ``ρ = 1 − 1/√κ`` (Nesterov 1983; Sutskever et al. 2013).
+
+    Example:
+      >>> [round(float(v), 4) for v in optimal_nesterov(1.0, 100.0)]
+      [0.01, 0.8182, 0.9]
+    """
+    lo, hi = _check_spectrum(l_min, l_max)
+    k = hi / lo
+    return Tuning(1 / hi, (jnp.sqrt(k) - 1) / (jnp.sqrt(k) + 1), 1 - 1 / jnp.sqrt(k))

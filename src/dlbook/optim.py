@@ -73,9 +73,9 @@ def trace(decay: ArrayLike, *, nesterov: bool = False) -> GradientTransformation
 
     Followed by ``scale(−η)`` this is momentum as the notes write it, ``v ← γ v + η ∇J``, ``θ ← θ − v``,
     with ``v = η m`` (the two agree step for step while ``η`` is constant).  With ``nesterov=True`` the
-    update ``g + γ m`` is Nesterov's accelerated gradient in the form of Sutskever et al. (2013): the same
-    iterates as evaluating the gradient at the look-ahead point ``θ − γ v``, written so that only the
-    gradient at the current parameters is needed.  ``m`` starts at zero.  Same as ``optax.trace``.
+    update ``g + γ m`` is Nesterov's accelerated gradient (Nesterov 1983; Sutskever et al. 2013) after the
+    change of variables ``φ = θ − γ v`` of Bengio, Boulanger-Lewandowski and Pascanu (2013): the iterates are
+    the look-ahead points, so only the gradient at the current parameters is needed.  ``m`` starts at zero.  Same as ``optax.trace``.
 
     Args:
       decay: ``γ`` in ``[0, 1)`` (may be traced).
@@ -170,7 +170,8 @@ def nesterov(learning_rate: ArrayLike, gamma: ArrayLike = 0.9) -> GradientTransf
 
     ``chain(trace(γ, nesterov=True), scale(−η))``; equal to ``optax.sgd(η, momentum=γ, nesterov=True)``.
 
-    Reference: Nesterov (1983); Sutskever, Martens, Dahl and Hinton (2013).
+    Reference: Nesterov (1983); Sutskever, Martens, Dahl and Hinton (2013); Bengio, Boulanger-Lewandowski and
+    Pascanu (2013) for the form without an explicit look-ahead.
     """
     check_positive("learning_rate", learning_rate)
     return chain(trace(gamma, nesterov=True), scale(-learning_rate))
