@@ -530,3 +530,12 @@ def test_optimal_tunings_bad_input():
         descent.optimal_momentum(10.0, 1.0)
     with pytest.raises(ValueError, match="^l_min must be > 0"):
         descent.optimal_gd(0.0, 1.0)
+
+
+def test_optimal_tunings_and_minibatch_reject_bad_shapes_and_types():
+    with pytest.raises(ValueError, match=r"^l_min must have shape \(\)"):
+        descent.optimal_gd(jnp.array([1.0, 2.0]), 3.0)
+    X, y = _regression()
+    with pytest.raises(TypeError, match="^params must be a number or numeric array, got a boolean"):
+        optimize_minibatch(_mse, jnp.zeros(3, jnp.bool_), optim.sgd(0.1), (X, y), batch_size=4, num_epochs=1,
+                           key=jax.random.key(0))

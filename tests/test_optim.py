@@ -249,3 +249,12 @@ def test_momentum_rejects_bad_learning_rate():
         nesterov(-1.0, 0.9)
     with pytest.raises(ValueError, match="^decay must be finite"):
         trace(float("nan"))
+
+
+def test_hyperparameters_must_be_scalars():
+    with pytest.raises(ValueError, match=r"^decay must have shape \(\) \(a scalar"):
+        momentum(0.1, np.array([0.1, 0.2]))
+    with pytest.raises(ValueError, match=r"^learning_rate must have shape \(\) \(a scalar"):
+        sgd(np.array([0.1, 0.2]))
+    with pytest.raises(ValueError, match=r"^learning_rate must have shape \(\) \(a scalar"):
+        nesterov([0.1, 0.2], 0.9)

@@ -63,3 +63,16 @@ def test_one_device_mesh_and_bad_input():
         parallel.batch_mesh([])
     with pytest.raises(TypeError, match="^loss_fn must be callable"):
         parallel.data_parallel_grad(None, jnp.ones(2), (X,), mesh)
+
+
+def test_bad_meshes_and_devices():
+    X = jnp.ones((4, 2))
+    with pytest.raises(TypeError, match="^mesh must be a jax.sharding.Mesh"):
+        parallel.shard_batch((X,), "mesh")
+    with pytest.raises(TypeError, match="^mesh must be a jax.sharding.Mesh"):
+        parallel.data_parallel_grad(lambda w, X: jnp.mean(X @ w), jnp.ones(2), (X,), "mesh")
+    with pytest.raises(TypeError, match="^devices must be jax devices"):
+        parallel.batch_mesh([1, 2])
+    other = jax.make_mesh((1,), ("model",), devices=jax.devices()[:1])
+    with pytest.raises(ValueError, match="^mesh must have an axis named 'batch'"):
+        parallel.shard_batch((X,), other)

@@ -35,6 +35,7 @@ from dlbook._checks import (
     check_positive,
     is_concrete,
 )
+from dlbook.data import epoch_batches
 
 Array = jax.Array
 PyTree = Any
@@ -342,6 +343,18 @@ def _check_data(data: Any) -> tuple:
     return arrays
 
 
+def _check_batches(loss_fn: Any, data: Any, batch_size: Any, key: Any) -> tuple[tuple, int, int]:
+    """The checks shared by the mini-batch functions: a loss, data rows, a batch size that fits, a key."""
+    check_callable("loss_fn", loss_fn)
+    data = _check_data(data)
+    n = data[0].shape[0]
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    if batch_size > n:
+        raise ValueError(f"batch_size must be <= {n} (the number of examples), got {batch_size}")
+    check_key("key", key)
+    return data, n, batch_size
+
+
 def optimize_minibatch(
     loss_fn: LossFn,
     params: PyTree,
@@ -371,15 +384,9 @@ def optimize_minibatch(
       >>> run.losses.shape, run.batch_losses.shape, bool(run.losses[-1] < 0.01 * run.losses[0])
       ((13,), (12,), True)
     """
-    from dlbook.data import epoch_batches  # data imports nothing from here; keep the module graph a tree
-
-    check_callable("loss_fn", loss_fn)
+    data, n, batch_size = _check_batches(loss_fn, data, batch_size, key)
     optim._check_optimizer("optimizer", optimizer)
-    data = _check_data(data)
-    n = data[0].shape[0]
-    batch_size = check_int("batch_size", batch_size, minimum=1)
-    if batch_size > n:
-        raise ValueError(f"batch_size must be <= {n} (the number of examples), got {batch_size}")
+    params = _check_start("params", params)
     num_epochs = check_int("num_epochs", num_epochs, minimum=0)
     value_and_grad = jax.value_and_grad(loss_fn)
 
@@ -415,16 +422,8 @@ def gradient_variance(loss_fn: LossFn, params: PyTree, data: tuple, batch_size: 
       >>> round(float(gradient_variance(loss, jnp.ones(1), (X, y), 6, key=jax.random.key(0))), 6)  # full batch
       0.0
     """
-    from dlbook.data import epoch_batches
-
-    check_callable("loss_fn", loss_fn)
-    data = _check_data(data)
-    n = data[0].shape[0]
-    batch_size = check_int("batch_size", batch_size, minimum=1)
-    if batch_size > n:
-        raise ValueError(f"batch_size must be <= {n} (the number of examples), got {batch_size}")
+    data, n, batch_size = _check_batches(loss_fn, data, batch_size, key)
     num_draws = check_int("num_draws", num_draws, minimum=1)
-    check_key("key", key)
     grad = jax.grad(loss_fn)
     full = grad(params, *data)
 
@@ -437,7 +436,8 @@ def gradient_variance(loss_fn: LossFn, params: PyTree, data: tuple, batch_size: 
 
 
 def sampling_variance(sigma2: ArrayLike, n: int, batch_size: ArrayLike) -> Array:
-    """``E‖g_B − g‖² = (σ²/B)·(n − B)/(n − 1)``: the mean of ``B`` of ``n`` values drawn without replacement.
+    """``E‖g_B − g‖² = (σ²/B)·(n − B)/(n − 1)``: the expected squared error of the mean of ``B`` of ``n`` values
+    drawn without replacement.
 
     ``σ² = (1/n) Σᵢ ‖gᵢ − g‖²`` is the total variance of the ``n`` per-example gradients.  :func:`gradient_variance`
     measures the left-hand side.
@@ -456,7 +456,8 @@ def sampling_variance(sigma2: ArrayLike, n: int, batch_size: ArrayLike) -> Array
 
 class Tuning(NamedTuple):
     """The best constant hyperparameters for a quadratic with Hessian eigenvalues in ``[λ_min, λ_max]`` and the
-    rate ``ρ`` they give: the distance to the minimum shrinks like ``ρᵗ``."""
+    rate ``ρ`` they give: the distance to the minimum shrinks like ``ρᵗ`` (like ``t·ρᵗ`` for the momentum
+    methods, whose iteration matrix has a repeated eigenvalue at these settings)."""
 
     learning_rate: Array
     gamma: Array
@@ -464,8 +465,9 @@ class Tuning(NamedTuple):
 
 
 def _check_spectrum(l_min: ArrayLike, l_max: ArrayLike) -> tuple[Array, Array]:
-    check_positive("l_min", l_min)
-    check_positive("l_max", l_max)
+    for name, v in (("l_min", l_min), ("l_max", l_max)):
+        check_positive(name, v)
+        check_ndim(name, as_array(name, v), 0, "() (a scalar eigenvalue)")
     if is_concrete((l_min, l_max)) and not float(l_min) <= float(l_max):
         raise ValueError(f"l_min must be <= l_max, got l_min={float(l_min)}, l_max={float(l_max)}")
     return jnp.asarray(l_min, jnp.result_type(float)), jnp.asarray(l_max, jnp.result_type(float))

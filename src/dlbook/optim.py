@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp  # noqa: F401 - used in the docstring examples
 from jax.typing import ArrayLike
 
-from dlbook._checks import check_callable, check_finite, check_positive, is_concrete
+from dlbook._checks import as_array, check_callable, check_finite, check_ndim, check_positive, is_concrete
 
 __all__ = ["GradientTransformation", "EmptyState", "TraceState", "scale", "trace", "chain", "sgd", "momentum",
            "nesterov", "apply_updates"]
@@ -89,6 +89,7 @@ def trace(decay: ArrayLike, *, nesterov: bool = False) -> GradientTransformation
       [1.9]
     """
     check_finite("decay", decay)
+    check_ndim("decay", as_array("decay", decay), 0, "() (a scalar; vmap over the optimizer for several)")
     if is_concrete(decay) and not 0 <= float(decay) < 1:
         raise ValueError(f"decay must be in [0, 1) (the momentum γ), got {float(decay)}")
 
@@ -141,7 +142,7 @@ def sgd(learning_rate: ArrayLike) -> GradientTransformation:
       >>> [round(float(v), 3) for v in apply_updates(w, u)]
       [0.8]
     """
-    check_positive("learning_rate", learning_rate)
+    _check_rate(learning_rate)
     return chain(scale(-learning_rate))
 
 
@@ -161,7 +162,7 @@ def momentum(learning_rate: ArrayLike, gamma: ArrayLike = 0.9) -> GradientTransf
       >>> [round(float(v), 3) for v in w]
       [0.71]
     """
-    check_positive("learning_rate", learning_rate)
+    _check_rate(learning_rate)
     return chain(trace(gamma), scale(-learning_rate))
 
 
@@ -173,13 +174,18 @@ def nesterov(learning_rate: ArrayLike, gamma: ArrayLike = 0.9) -> GradientTransf
     Reference: Nesterov (1983); Sutskever, Martens, Dahl and Hinton (2013); Bengio, Boulanger-Lewandowski and
     Pascanu (2013) for the form without an explicit look-ahead.
     """
-    check_positive("learning_rate", learning_rate)
+    _check_rate(learning_rate)
     return chain(trace(gamma, nesterov=True), scale(-learning_rate))
 
 
 def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
     """``params + updates``, leaf by leaf."""
     return jax.tree_util.tree_map(lambda p, u: p + u, params, updates)
+
+
+def _check_rate(learning_rate: Any) -> None:
+    check_positive("learning_rate", learning_rate)
+    check_ndim("learning_rate", as_array("learning_rate", learning_rate), 0, "() (a scalar; vmap over the optimizer for several)")
 
 
 def _check_optimizer(name: str, opt: Any) -> None:

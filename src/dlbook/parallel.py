@@ -46,7 +46,17 @@ def batch_mesh(devices: Sequence | None = None) -> jax.sharding.Mesh:
     devices = list(devices) if devices is not None else batch_devices()
     if not devices:
         raise ValueError("devices must contain at least one device")
+    if not all(isinstance(d, jax.Device) for d in devices):
+        raise TypeError(f"devices must be jax devices (e.g. jax.devices('cpu')), got {[type(d).__name__ for d in devices]}")
     return jax.make_mesh((len(devices),), ("batch",), devices=devices)
+
+
+def _batch_axis(mesh: Any) -> int:
+    if not isinstance(mesh, jax.sharding.Mesh):
+        raise TypeError(f"mesh must be a jax.sharding.Mesh (see batch_mesh), got {type(mesh).__name__}")
+    if "batch" not in mesh.shape:
+        raise ValueError(f"mesh must have an axis named 'batch' (see batch_mesh), got axes {tuple(mesh.shape)}")
+    return mesh.shape["batch"]
 
 
 def shard_batch(data: tuple, mesh: jax.sharding.Mesh) -> tuple:
@@ -60,7 +70,7 @@ def shard_batch(data: tuple, mesh: jax.sharding.Mesh) -> tuple:
     """
     if not isinstance(data, (tuple, list)) or not data:
         raise TypeError(f"data must be a tuple of arrays with one row per example, got {type(data).__name__}")
-    k = mesh.devices.size
+    k = _batch_axis(mesh)
     sharding = NamedSharding(mesh, P("batch"))
     out = []
     for i, a in enumerate(data):
@@ -86,6 +96,7 @@ def data_parallel_grad(loss_fn: Callable[..., Array], params: PyTree, data: tupl
       True
     """
     check_callable("loss_fn", loss_fn)
+    _batch_axis(mesh)
     sharded = shard_batch(data, mesh)
     replicated = jax.device_put(params, NamedSharding(mesh, P()))
     return jax.jit(jax.grad(loss_fn))(replicated, *sharded)
