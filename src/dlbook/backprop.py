@@ -32,6 +32,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
@@ -306,6 +307,19 @@ def train(params: Sequence[Layer], X: ArrayLike, Y: ArrayLike, *, optimizer: opt
     return descent.optimize(loss_fn, list(params), optimizer, num_steps, args=(X, Y), path=path)
 
 
+def _check_labels(name: str, labels: ArrayLike, n: int, num_classes: int | None = None) -> ArrayLike:
+    """Integer class indices ``(n,)``; with ``num_classes``, concrete labels must also lie in ``[0, num_classes)``."""
+    labels = as_array(name, labels)
+    if labels.shape != (n,) or not jnp.issubdtype(labels.dtype, jnp.integer):
+        raise ValueError(f"{name} must be integer class indices of shape ({n},), got {labels.dtype} {labels.shape}")
+    if num_classes is not None and is_concrete(labels) and labels.size:
+        lo, hi = int(np.asarray(labels).min()), int(np.asarray(labels).max())  # NumPy: no tracer inside jit
+        if lo < 0 or hi >= num_classes:
+            raise ValueError(f"{name} must lie in [0, {num_classes}) (the network has {num_classes} outputs), "
+                             f"got {lo}…{hi}")
+    return labels
+
+
 def accuracy(params: Sequence[Layer], X: ArrayLike, labels: ArrayLike, *, activation: Activation = SIGMOID,
              output: Activation | None = None) -> Array:
     """Share of examples whose largest output is at their label: ``mean(argmax(a^L) == label)``.
@@ -314,9 +328,7 @@ def accuracy(params: Sequence[Layer], X: ArrayLike, labels: ArrayLike, *, activa
     ``output=SIGMOID``, so use two outputs (one per class) for a binary task scored here.
     """
     X, _ = _check(params, X, activation=activation, output=output)
-    labels = as_array("labels", labels)
-    if labels.shape != (X.shape[0],) or not jnp.issubdtype(labels.dtype, jnp.integer):
-        raise ValueError(f"labels must be integer class indices of shape ({X.shape[0]},), got {labels.dtype} {labels.shape}")
+    labels = _check_labels("labels", labels, X.shape[0])
     scores = forward(params, X, activation=activation, output=output).activations[-1]
     return jnp.mean(jnp.argmax(scores, axis=-1) == labels)
 

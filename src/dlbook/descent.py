@@ -142,12 +142,6 @@ def _check_start(name: str, w0: Any) -> Any:
     return jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=jnp.result_type(float)), w0)
 
 
-def _check_rate(learning_rate: Any) -> None:
-    """One learning rate: a finite scalar > 0."""
-    check_positive("learning_rate", learning_rate)
-    check_ndim("learning_rate", learning_rate, 0, "() (a scalar)")
-
-
 def gradient_descent(
     loss_fn: LossFn, w0: PyTree, learning_rate: float, num_steps: int, *, args: tuple = ()
 ) -> Trajectory:
@@ -172,7 +166,7 @@ def gradient_descent(
     """
     check_callable("loss_fn", loss_fn)
     w0 = _check_start("w0", w0)
-    _check_rate(learning_rate)
+    optim._check_rate(learning_rate)
     num_steps = check_int("num_steps", num_steps, minimum=0)
     return _gd(loss_fn, w0, jnp.asarray(learning_rate, dtype=jnp.result_type(float)), num_steps, tuple(args))
 
@@ -269,7 +263,7 @@ def minimize(
     """
     check_callable("loss_fn", loss_fn)
     w0 = _check_start("w0", w0)
-    _check_rate(learning_rate)
+    optim._check_rate(learning_rate)
     check_positive("tol", tol)
     max_steps = check_int("max_steps", max_steps, minimum=1)
     dtype = jnp.result_type(float)

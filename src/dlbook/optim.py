@@ -184,8 +184,9 @@ def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
 
 
 def _check_rate(learning_rate: Any) -> None:
+    """One learning rate: a finite scalar > 0 (a sweep vmaps over the optimizer or the runner)."""
     check_positive("learning_rate", learning_rate)
-    check_ndim("learning_rate", as_array("learning_rate", learning_rate), 0, "() (a scalar; vmap over the optimizer for several)")
+    check_ndim("learning_rate", as_array("learning_rate", learning_rate), 0, "() (a scalar)")
 
 
 def _check_optimizer(name: str, opt: Any) -> None:

@@ -61,20 +61,12 @@ class Curves(NamedTuple):
     objective: Array
 
 
-def _check_set(name: str, data, params) -> tuple[Array, Array]:
+def _check_set(name: str, data, params, activation) -> tuple[Array, Array]:
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise TypeError(f"{name} must be a pair (X, labels), got {type(data).__name__}")
     X, labels = data
-    X, _ = bp._check(params, X)
-    labels = as_array(f"{name} labels", labels)
-    if labels.shape != (X.shape[0],) or not jnp.issubdtype(labels.dtype, jnp.integer):
-        raise ValueError(f"{name} labels must be integer class indices of shape ({X.shape[0]},), "
-                         f"got {labels.dtype} {labels.shape}")
-    C = params[-1].W.shape[0]
-    if is_concrete(labels) and labels.size:
-        lo, hi = int(np.asarray(labels).min()), int(np.asarray(labels).max())
-        if lo < 0 or hi >= C:
-            raise ValueError(f"{name} labels must lie in [0, {C}) (the network has {C} outputs), got {lo}…{hi}")
+    X, _ = bp._check(params, X, activation=activation)
+    labels = bp._check_labels(f"{name} labels", labels, X.shape[0], num_classes=params[-1].W.shape[0])
     return jnp.asarray(X), jnp.asarray(labels)
 
 
@@ -88,8 +80,7 @@ def evaluate(params: list[bp.Layer], X: ArrayLike, labels: ArrayLike, *,
       >>> round(float(loss), 4), float(acc)          # all scores 0: log 3, and argmax picks class 0
       (1.0986, 0.5)
     """
-    X, labels = _check_set("data", (X, labels), params)
-    bp._check(params, X, activation=activation)
+    X, labels = _check_set("data", (X, labels), params, activation)
     return _evaluate(params, X, labels, activation)
 
 
@@ -140,11 +131,10 @@ def fit(params: list[bp.Layer], train: tuple[ArrayLike, ArrayLike], val: tuple[A
       >>> run.train_loss.shape, float(run.train_accuracy[-1]), bool(run.val_loss[-1] < run.val_loss[0])
       ((6,), 1.0, True)
     """
-    X, labels = _check_set("train", train, params)
-    bp._check(params, X, activation=activation)
-    sets = [_check_set("val", val, params)]
+    X, labels = _check_set("train", train, params, activation)
+    sets = [_check_set("val", val, params, activation)]
     if test is not None:
-        sets.append(_check_set("test", test, params))
+        sets.append(_check_set("test", test, params, activation))
     optim._check_optimizer("optimizer", optimizer)
     eval_every = check_int("eval_every", eval_every, minimum=1)
     num_steps = check_int("num_steps", num_steps, minimum=0)
