@@ -7,13 +7,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: book test unit nbval book-strict site-checks browser bench lab outputs clean help
+.PHONY: book test unit nbval book-strict site-checks browser bench lab sync outputs clean help
 
 help:
 	@echo "make book    execute every chapter and build the HTML book in _build/html"
 	@echo "make test    unit tests, every chapter under nbval, strict book build, built-site checks, browser tests"
 	@echo "make lab     open the chapters in JupyterLab with live sliders"
 	@echo "make bench   benchmarks: print the table of ratios, write benchmarks/results.json (the 性能 appendix)"
+	@echo "make sync    bring each chapter's .ipynb and its .md twin together (after editing the .md)"
 	@echo "make outputs re-execute the chapters and store their text outputs (after an intended change)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -75,8 +76,17 @@ bench: $(BENCH_STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/
 
+# Each chapter is a jupytext pair: book/chNN_*.md (edited, reviewed) and book/chNN_*.ipynb (the same cells
+# plus the stored text outputs).  tools/chapters.py: `sync` runs `jupytext --sync` on each pair that differs
+# (the newer file's inputs go into the other; the .ipynb keeps its outputs); `store` syncs, executes and
+# stores the text outputs.  A chapter that exists only as its .md is picked up too.
+CHAPTERS = $(sort $(wildcard book/ch*.ipynb book/ch*.md))
+
+sync: $(STAMP)
+	$(BIN)/python tools/chapters.py sync $(CHAPTERS)
+
 outputs: $(STAMP)
-	$(BIN)/python -m dlbook.authoring store book/ch*.ipynb
+	$(BIN)/python tools/chapters.py store $(CHAPTERS)
 
 clean:
 	rm -rf _build

@@ -1,7 +1,7 @@
 """pytest configuration shared by the unit tests and the nbval run over the chapters.
 
 nbval compares every stored output of a chapter with the re-executed one.  What it compares is the text:
-printed numbers and ``text/plain`` reprs, which the committed notebooks keep (see dlbook.authoring).
+printed numbers and ``text/plain`` reprs, which the committed notebooks keep (see tools/chapters.py).
 Figures, HTML and stderr (library warnings that differ between machines) are not compared; the numbers
 a figure shows are printed and asserted in the chapter itself.
 """

@@ -1,25 +1,42 @@
-"""The committed chapters are a valid regression reference, and nbval really compares them.
+"""The committed chapters are a valid regression reference, nbval really compares them, and each
+notebook agrees with its MyST-markdown twin.
 
-* every chapter stores its text outputs (and nothing heavy) -- see dlbook.authoring.check;
+* every chapter stores its text outputs (and nothing heavy), and no cell opts out of nbval's comparison
+  by a comment or a tag -- see tools/chapters.py (check);
+* every chapter book/chNN_*.ipynb has its twin book/chNN_*.md, paired by jupytext, with the same cells
+  (type, source, metadata) and notebook metadata -- tools/chapters.py (pair_problems); `make sync` fixes it;
 * a stored number that no longer matches the kernel's output fails nbval;
 * a cell committed without its outputs fails nbval (it cannot pass by comparing nothing).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 import yaml
 
-from dlbook import authoring
-
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("ch*.ipynb"))
+
+
+def _load_tool():
+    """tools/chapters.py, the maintainer tool (a script, not part of the dlbook package)."""
+    spec = importlib.util.spec_from_file_location("dlbook_tools_chapters", ROOT / "tools" / "chapters.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+chapters = _load_tool()
 
 
 def test_there_are_chapters():
@@ -28,7 +45,7 @@ def test_there_are_chapters():
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_chapter_stores_text_outputs_only(path):
-    assert authoring.check(path) == []
+    assert chapters.check(path) == []
 
 
 def _toc_files(node) -> list[str]:
@@ -62,7 +79,7 @@ def test_strip_outputs_keeps_text_and_drops_the_rest():
         nbformat.v4.new_output("display_data", data={"image/png": "AAAA", "text/plain": "<Figure>"}),
         nbformat.v4.new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {}}),
     ]
-    authoring.strip_outputs(nb)
+    chapters.strip_outputs(nb)
     outs = nb.cells[0].outputs
     assert [o.output_type for o in outs] == ["stream", "display_data"]
     assert outs[1].data == {"text/plain": "<Figure>"}
@@ -108,14 +125,14 @@ def test_nbval_rejects_a_cell_stored_without_outputs(tmp_path):
 
 def test_nbval_compares_text_not_how_it_was_split(tmp_path):
     # the reference stores the printout in two stream outputs (as a kernel may send it): nbval joins
-    # consecutive streams on both sides, so only the text counts (authoring.store merges them too)
+    # consecutive streams on both sides, so only the text counts (tools/chapters.py store merges them too)
     res = _run_nbval(tmp_path, ["a\n", "b\n"], source="print('a')\nprint('b')")
     assert res.returncode == 0, res.stdout + res.stderr
 
 
 def test_merge_streams_joins_consecutive_streams_only():
     out = nbformat.v4.new_output
-    merged = authoring.merge_streams([
+    merged = chapters.merge_streams([
         out("stream", name="stdout", text="a\n"), out("stream", name="stdout", text="b\n"),
         out("stream", name="stderr", text="w\n"), out("display_data", data={"text/plain": "x"}),
         out("stream", name="stdout", text="c\n"),
@@ -124,3 +141,231 @@ def test_merge_streams_joins_consecutive_streams_only():
         ("stream", "stdout", "a\nb\n"), ("stream", "stderr", "w\n"), ("display_data", None, None),
         ("stream", "stdout", "c\n"),
     ]
+
+
+# --- no cell opts out of nbval's comparison ------------------------------------------------------------
+
+
+def _probe_notebook(path: Path, tags: list[str] | None = None, source: str = "print(1)",
+                    stored: str = "1\n") -> Path:
+    """A one-cell notebook that passes the check unless its tags or source say otherwise."""
+    cell = nbformat.v4.new_code_cell(source)
+    cell.execution_count = 1
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=stored)]
+    if tags is not None:
+        cell.metadata["tags"] = tags
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_check_accepts_the_probe(tmp_path):
+    assert chapters.check(_probe_notebook(tmp_path / "probe.ipynb")) == []
+
+
+@pytest.mark.parametrize("tag", [
+    "nbval-ignore-output", "nbval-skip", "nbval-raises-exception", "raises-exception",
+    "pytest-validate-ignore-output",
+])
+def test_check_rejects_a_cell_tag_that_opts_out_of_nbval(tmp_path, tag):
+    path = _probe_notebook(tmp_path / "probe.ipynb", tags=["hide-input", tag])
+    problems = chapters.check(path)
+    assert len(problems) == 1, problems
+    assert "code cell 0" in problems[0] and tag in problems[0]
+
+
+@pytest.mark.parametrize("marker", [
+    "NBVAL_IGNORE_OUTPUT", "NBVAL_SKIP", "NBVAL_RAISES_EXCEPTION", "PYTEST_VALIDATE_IGNORE_OUTPUT",
+])
+def test_check_rejects_a_comment_that_opts_out_of_nbval(tmp_path, marker):
+    path = _probe_notebook(tmp_path / "probe.ipynb", source=f"# {marker}\nprint(1)")
+    problems = chapters.check(path)
+    assert len(problems) == 1 and "code cell 0" in problems[0] and marker in problems[0], problems
+
+
+def test_check_accepts_tags_that_do_not_opt_out(tmp_path):
+    # display tags of the book, and nbval's explicit request for the comparison --nbval makes anyway
+    path = _probe_notebook(tmp_path / "probe.ipynb", tags=["hide-input", "remove-stderr", "nbval-check-output"])
+    assert chapters.check(path) == []
+
+
+def test_check_knows_every_opt_out_nbval_has():
+    # nbval's own tables of comment markers and tags: any marker that is not "compare the outputs"
+    # (ignore the outputs, skip the cell, accept an exception) must be rejected by the check
+    from nbval import plugin
+
+    def opts_out(marker) -> bool:
+        return (marker if isinstance(marker, tuple) else (marker, True)) != ("check", True)
+
+    assert {t for t, m in plugin.metadata_tags.items() if opts_out(m)} <= set(chapters.OPT_OUT_TAGS)
+    assert {c for c, m in plugin.comment_markers.items() if opts_out(m)} <= set(chapters.OPT_OUT_COMMENTS)
+
+
+def test_nbval_really_skips_tagged_cells(tmp_path):
+    # why the tags are rejected: a wrong stored number in a cell tagged like this passes nbval
+    shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
+    cells = []
+    for tag in ("nbval-ignore-output", "nbval-skip"):
+        cell = nbformat.v4.new_code_cell("print(1)")
+        cell.execution_count = len(cells) + 1
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="2\n")]
+        cell.metadata["tags"] = [tag]
+        cells.append(cell)
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(nb, path)
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+         "-q", "--rootdir", str(tmp_path), str(path)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert [p.split("(")[-1] for p in chapters.check(path)] == ["tag 'nbval-ignore-output')", "tag 'nbval-skip')"]
+
+
+# --- each chapter's .ipynb agrees with its MyST-markdown twin (.md) ---------------------------------------
+
+BOOK = ROOT / "book"
+CHAPTER_STEMS = sorted({p.stem for p in BOOK.glob("ch*.ipynb")} | {p.stem for p in BOOK.glob("ch*.md")})
+
+
+@pytest.mark.parametrize("stem", CHAPTER_STEMS)
+def test_chapter_has_its_twin_and_the_pairing(stem):
+    ipynb, md = BOOK / f"{stem}.ipynb", BOOK / f"{stem}.md"
+    assert ipynb.exists(), (f"book/{stem}.md has no notebook book/{stem}.ipynb (the book builds only the "
+                            f".ipynb): run `make sync`")
+    assert md.exists(), (f"book/{stem}.ipynb has no MyST-markdown twin book/{stem}.md: run "
+                         f"`.venv/bin/jupytext --set-formats ipynb,md:myst book/{stem}.ipynb`")
+    formats = nbformat.read(ipynb, as_version=4).metadata.get("jupytext", {}).get("formats")
+    assert formats == "ipynb,md:myst", f"book/{stem}.ipynb: jupytext formats {formats!r}"
+    header = jupytext.read(md).metadata.get("jupytext", {})
+    assert header.get("formats") == "ipynb,md:myst", f"book/{stem}.md: jupytext formats {header.get('formats')!r}"
+    assert header.get("text_representation", {}).get("format_name") == "myst", f"book/{stem}.md is not MyST"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_agrees_with_its_md_twin(path):
+    problems = chapters.pair_problems(path)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def pair(tmp_path) -> tuple[Path, Path]:
+    """A copy of chapter 1's pair (in sync) in tmp_path/book."""
+    (tmp_path / "book").mkdir()
+    src = CHAPTERS[0]
+    ipynb = Path(shutil.copy(src, tmp_path / "book" / src.name))
+    md = Path(shutil.copy(src.with_suffix(".md"), ipynb.with_suffix(".md")))
+    assert chapters.pair_problems(ipynb) == []
+    return ipynb, md
+
+
+def _first_code_cell(nb) -> int:
+    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+
+
+def _edit_code(nb):
+    i = _first_code_cell(nb)
+    nb.cells[i].source += "\nx_changed_in_the_md = 1"
+    return f"cell {i} (code"
+
+
+def _edit_tag(nb):
+    i = _first_code_cell(nb)
+    nb.cells[i].metadata["tags"] = [*nb.cells[i].metadata.get("tags", []), "hide-input"]
+    return f"cell {i} (code"
+
+
+def _edit_markdown(nb):
+    i = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown")
+    nb.cells[i].source += "\n\n新加的一句话。"
+    return f"cell {i} (markdown"
+
+
+def _remove_cell(nb):
+    i = _first_code_cell(nb)
+    del nb.cells[i]
+    return f"only the .ipynb has cell {i} (code"
+
+
+def _edit_kernelspec(nb):
+    nb.metadata["kernelspec"] = {**nb.metadata["kernelspec"], "name": "python2"}
+    return "'kernelspec'"
+
+
+@pytest.mark.parametrize("edit", [_edit_code, _edit_tag, _edit_markdown, _remove_cell, _edit_kernelspec],
+                         ids=lambda f: f.__name__[1:])
+def test_pair_check_reports_a_changed_md(pair, edit):
+    ipynb, md = pair
+    twin = jupytext.read(md)
+    where = edit(twin)
+    jupytext.write(twin, md, fmt="md:myst")
+    problems = chapters.pair_problems(ipynb)
+    assert problems, "the changed .md was not reported"
+    text = "\n".join(problems)
+    assert md.name in text and where in text, text
+    assert "make sync" in problems[-1], problems[-1]
+
+
+def test_pair_check_reports_a_hand_edited_md(pair):
+    ipynb, md = pair
+    md.write_text(md.read_text(encoding="utf-8") + "\n最后加的一段文字。\n", encoding="utf-8")
+    problems = chapters.pair_problems(ipynb)
+    assert problems and "最后加的一段文字" in "\n".join(problems) and "make sync" in problems[-1], problems
+
+
+def test_pair_check_reports_a_missing_twin_or_pairing(pair):
+    ipynb, md = pair
+    nb = nbformat.read(ipynb, as_version=4)
+    del nb.metadata["jupytext"]
+    nbformat.write(nb, ipynb)
+    assert "jupytext formats metadata" in "\n".join(chapters.pair_problems(ipynb))
+    md.unlink()
+    assert "has no MyST-markdown twin" in "\n".join(chapters.pair_problems(ipynb))
+
+
+def test_check_command_fails_on_a_pair_out_of_sync(pair):
+    ipynb, md = pair
+    md.write_text(md.read_text(encoding="utf-8") + "\n最后加的一段文字。\n", encoding="utf-8")
+    res = subprocess.run([sys.executable, str(ROOT / "tools" / "chapters.py"), "check", str(ipynb)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and "make sync" in res.stdout, res.stdout + res.stderr
+
+
+def test_sync_copies_the_md_into_the_notebook_and_keeps_its_outputs(pair):
+    ipynb, md = pair
+    before = nbformat.read(ipynb, as_version=4)
+    twin = jupytext.read(md)
+    i = _first_code_cell(twin)
+    twin.cells[i].source += "\n# 只改了注释"
+    jupytext.write(twin, md, fmt="md:myst")
+    edited = md.read_text(encoding="utf-8")
+    t = ipynb.stat().st_mtime
+    os.utime(md, (t + 10, t + 10))      # the .md is the newer file, as after an author's edit
+    assert chapters.sync(ipynb) is True
+    assert chapters.pair_problems(ipynb) == []
+    after = nbformat.read(ipynb, as_version=4)
+    assert after.cells[i].source.endswith("# 只改了注释")
+    assert md.read_text(encoding="utf-8") == edited
+    assert [c.get("outputs") for c in after.cells] == [c.get("outputs") for c in before.cells]
+    assert chapters.check(ipynb) == []
+    assert chapters.sync(ipynb) is False     # nothing left to do
+
+
+def test_store_executes_what_the_md_says(tmp_path):
+    # a chapter that exists only as its .md: store syncs (creating the .ipynb), executes, stores the
+    # text output, and leaves the .md the newer file of the pair
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 探针"),
+                                         nbformat.v4.new_code_cell("print(2 + 2)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["jupytext"] = {"formats": "ipynb,md:myst"}
+    md = tmp_path / "ch99_probe.md"
+    jupytext.write(nb, md, fmt="md:myst")
+    ipynb = md.with_suffix(".ipynb")
+    chapters.store(md)
+    stored = nbformat.read(ipynb, as_version=4)
+    assert [o.get("text") for o in stored.cells[1].outputs] == ["4\n"]
+    assert chapters.check(ipynb) == [] and chapters.pair_problems(ipynb) == []
+    assert md.stat().st_mtime >= ipynb.stat().st_mtime
