@@ -35,7 +35,8 @@ def chapter_explorers(path: Path):
     import nbformat
     from IPython.core.interactiveshell import InteractiveShell
 
-    from dlbook.widgets import MODE_ENV, Explorer
+    from dlbook.explorer import Explorer
+    from dlbook.session import MODE_ENV
 
     os.environ[MODE_ENV] = "live"
     shell = InteractiveShell.instance()
@@ -50,33 +51,36 @@ def chapter_explorers(path: Path):
                     shell.run_cell(cell.source, store_history=True).raise_error()
     finally:
         os.chdir(cwd)
-    found = {}
+    found = {}  # in the order the chapter defines them (its variables, then displayed values)
     for value in [*shell.user_ns.values(), *shell.user_ns.get("Out", {}).values()]:
         if isinstance(value, Explorer):
             found[id(value)] = value
     import matplotlib.pyplot as plt
 
     plt.close("all")
-    return sorted(found.values(), key=lambda e: e._serial)
+    return list(found.values())
 
 
 def bench_explorers() -> list[Row]:
+    from dlbook.render import FrameRenderer, frames, static_html
+
     moves, recompiles, frame_times, names = [], 0, [], []
     for ch in CHAPTERS:
         for k, ex in enumerate(chapter_explorers(ch)):
             name = f"{ch.stem}#{k + 1}"
-            ex.render()  # the first draw compiles
+            live = FrameRenderer(ex)  # what the live view redraws with: draw once, then draw's update
+            live.at()  # the first draw compiles
             before = ex.compile_count()
             for s in ex.sliders:
                 for v in s.values:  # drag the slider across its whole range
                     t0 = time.perf_counter()
-                    ex.render(**{s.name: v})
+                    live.at(**{s.name: v})
                     moves.append(time.perf_counter() - t0)
             recompiles += ex.compile_count() - before
             t0 = time.perf_counter()
-            html = ex.static_html()  # all frames, as the build renders them (compile included)
+            html = static_html(ex)  # all frames, as the build renders them (compile included)
             frame_times.append(time.perf_counter() - t0)
-            if ex.frames() != ex.frames(fresh=True):  # an update function must draw what draw draws
+            if frames(ex) != frames(ex, fresh=True):  # an update function must draw what draw draws
                 raise AssertionError(f"{name}: frames drawn by draw's update function differ from fresh draws")
             names.append(f"{name}（{_n_frames(ex)} 帧，{len(html) / 1e6:.2f} MB）")
     p50, p95 = 1e3 * percentile(moves, 50), 1e3 * percentile(moves, 95)

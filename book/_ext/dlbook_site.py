@@ -14,6 +14,8 @@
   the table of the 性能 appendix, with the machine it was measured on.
 * ``_static/dlbook.css`` (book/_static) sets a CJK-aware font stack and line height and styles the static
   explorers.  No web font is fetched: readers' own system fonts render the Chinese text.
+* ``_static/dlbook-explorer.js`` and ``_static/dlbook-explorer.css``, on every page, wire up and lay out
+  every static explorer (``dlbook.render.static_html``): the blocks carry only markup and their frames.
 
 Enabled from _config.yml (``sphinx.local_extensions``).
 """
@@ -145,5 +147,7 @@ def setup(app):
     app.connect("html-page-context", _drop_thebe)
     app.add_directive("dlbook-benchmarks", _benchmarks_directive())
     app.add_css_file("dlbook.css")
+    app.add_css_file("dlbook-explorer.css")
     app.add_js_file("dlbook-search.js")
+    app.add_js_file("dlbook-explorer.js")
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pytest
 
-from dlbook.widgets import MAX_PAGE_BYTES
+from dlbook.render import MAX_PAGE_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"

@@ -1,7 +1,8 @@
 """Checks of the built HTML book (`make book` / the strict build in `make test` must run first).
 
-Static explorers: present, within budget, self-contained, starting on the default frame; pages within
-the page-weight budget; every figure with alt text.  (Browser-driven checks are issue #3's tests.)
+Static explorers: present, within budget, self-contained (their only script is their JSON data; the site's
+dlbook-explorer.js/.css, on every page, wire them up), starting on the default frame; pages within the
+page-weight budget; every figure with alt text.  (Browser-driven checks are issue #3's tests.)
 """
 
 from __future__ import annotations
@@ -9,19 +10,23 @@ from __future__ import annotations
 import base64
 import json
 import re
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from dlbook.widgets import MAX_EXPLORER_BYTES, MAX_PAGE_BYTES
+from dlbook.render import MAX_EXPLORER_BYTES, MAX_PAGE_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 CHAPTERS = sorted((ROOT / "book").glob("ch*.ipynb"))
 MIN_EXPLORERS = 3
 
-EXPLORER_RE = re.compile(r'<div class="dlbook-explorer" id="(dlx-[0-9a-f]+)" data-dlbook-explorer="(\d+)">(.*?)</script></div>', re.S)
+EXPLORER_RE = re.compile(r'<div class="dlbook-explorer" id="(dlx-[0-9a-f]+)" data-dlbook-explorer="(\d+)" style="max-width:\d+px">'
+                         r'(.*?)</script></div>', re.S)
+SLIDER_RE = re.compile(r'<label><span class="dlx-label">[^<]*</span><input type="range" min="0" max="(\d+)" step="1" '
+                       r'value="(\d+)" aria-valuetext="([^"]*)"></label><output aria-live="polite">([^<]*)</output>')
 
 
 def page(ch: Path) -> Path:
@@ -82,6 +87,7 @@ def test_static_explorers(ch):
     for uid, start, block, data in found:
         assert len(block.encode("utf-8")) <= MAX_EXPLORER_BYTES
         assert not re.search(r"https?://", block), "explorers must not load anything from the network"
+        assert block.count("<script") == 1 and "<style" not in block, "an explorer's only script is its JSON data"
         shape = data["shape"]
         n = 1
         for s in shape:
@@ -89,16 +95,24 @@ def test_static_explorers(ch):
         assert len(data["frames"]) == n and n > 1
         assert all(base64.b64decode(f)[:8] == b"\x89PNG\r\n\x1a\n" for f in data["frames"])
         assert len(set(data["frames"])) > 1, "all frames identical: the sliders would change nothing"
-        ranges = re.findall(r'<input type="range" id="([^"]+)" min="0" max="(\d+)" step="1" value="(\d+)" aria-valuetext="([^"]*)">', block)
-        assert len(ranges) == len(shape)
+        ranges = SLIDER_RE.findall(block)  # each slider inside its <label>, its value in the <output> after it
+        assert len(ranges) == len(shape) == block.count("<input")
         idx = 0
-        for (sid, mx, val, text), size, values in zip(ranges, shape, data["values"]):
-            assert int(mx) == size - 1 and text == values[int(val)]
-            assert f'<label for="{sid}">' in block and f'<output for="{sid}"' in block
+        for (mx, val, text, shown), size, values in zip(ranges, shape, data["values"]):
+            assert int(mx) == size - 1 and html_unescape(text) == html_unescape(shown) == values[int(val)]
             idx = idx * size + int(val)
         assert idx == start, "the first frame shown must be the one of the sliders' default positions"
         img_src = re.search(r'<img class="dlx-img"[^>]* alt="([^"]+)" src="data:image/png;base64,([^"]+)"', block)
         assert img_src and img_src.group(2) == data["frames"][start]
+
+
+@pytest.mark.parametrize("ch", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_pages_load_the_explorer_script_and_style(ch):
+    loads = _Loads()
+    loads.feed(page(ch).read_text(encoding="utf-8"))
+    for asset in ("dlbook-explorer.js", "dlbook-explorer.css"):
+        assert any(u.split("?")[0].endswith("_static/" + asset) for u in loads.urls), f"{ch.stem} does not load {asset}"
+        assert (HTML / "_static" / asset).is_file()
 
 
 def test_no_frames_in_committed_notebooks():
