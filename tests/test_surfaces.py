@@ -286,3 +286,97 @@ def test_grid_values_bad_input():
         grid_values(wells, (-1, np.nan), (-1, 1), 5)
     with pytest.raises(TypeError, match="^xlim must be"):
         grid_values(wells, "ab", (-1, 1), 5)
+
+
+def test_grid_values_compiles_once_per_function_and_grid_shape():
+    """The chapters redraw contours of the same surface many times: one trace per (f, num), not per call."""
+    traces = []
+
+    def counted(w):
+        traces.append(None)  # a Python side effect: runs only while JAX traces `counted`
+        return wells(w)
+
+    first = grid_values(counted, (-1.0, 1.0), (-1.0, 1.0), 5)
+    assert len(traces) == 1
+    again = grid_values(counted, (-1.0, 1.0), (-1.0, 1.0), 5)
+    moved = grid_values(counted, (-3, 2), (0.5, 4.0), np.int64(5))  # other limits, same grid shape
+    assert len(traces) == 1, f"grid_values retraced the same function on the same grid shape ({len(traces)} traces)"
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(moved[2], grid_values(wells, (-3, 2), (0.5, 4.0), 5)[2], rtol=1e-6)
+    grid_values(counted, (-1.0, 1.0), (-1.0, 1.0), 7)  # a new grid shape is a new program
+    assert len(traces) == 2
+    other = grid_values(lambda w: 2.0 * counted(w), (-1.0, 1.0), (-1.0, 1.0), 5)  # another function
+    np.testing.assert_allclose(other[2], 2.0 * first[2], rtol=1e-6)
+
+
+def test_grid_values_bad_function():
+    with pytest.raises(TypeError, match="^f must be callable"):
+        grid_values("wells", (-1, 1), (-1, 1), 5)
+
+
+# -- parabola and tilted_double_well: argument checks, tracing, unchanged numbers ---------------------
+
+
+def test_parabola_bad_input_names_the_argument():
+    with pytest.raises(TypeError, match="^w must be numeric"):
+        parabola("ab")
+    with pytest.raises(TypeError, match="^w must be numeric"):
+        parabola(True)
+    for bad in (0.0, -1.0, np.nan, np.inf, [1.0, -2.0]):
+        with pytest.raises(ValueError, match="^curvature must be > 0 and finite"):
+            parabola(jnp.ones(2), curvature=bad)
+    with pytest.raises(TypeError, match="^curvature must be numeric"):
+        parabola(1.0, curvature="steep")
+    for bad in (np.nan, -np.inf, [0.0, np.nan]):
+        with pytest.raises(ValueError, match="^center must be finite"):
+            parabola(jnp.ones(2), center=bad)
+    with pytest.raises(TypeError, match="^center must be numeric"):
+        parabola(1.0, center=None)
+    with pytest.raises(ValueError, match=r"^center must be a scalar or broadcast against w of shape \(2,\), got shape \(3,\)"):
+        parabola(jnp.ones(2), center=jnp.ones(3))
+    with pytest.raises(ValueError, match=r"^curvature must be a scalar or broadcast against w of shape \(4,\)"):
+        parabola(jnp.ones(4), curvature=jnp.ones((2, 3)))
+
+
+def test_tilted_double_well_bad_input_names_the_argument():
+    with pytest.raises(TypeError, match="^w must be numeric"):
+        tilted_double_well("ab")
+    for bad in (np.nan, np.inf, -np.inf, [0.3, np.nan]):
+        with pytest.raises(ValueError, match="^tilt must be finite"):
+            tilted_double_well(jnp.ones(2), bad)
+    with pytest.raises(TypeError, match="^tilt must be numeric"):
+        tilted_double_well(0.5, "0.3")
+    with pytest.raises(ValueError, match=r"^tilt must be a scalar or broadcast against w of shape \(2,\), got shape \(3,\)"):
+        tilted_double_well(jnp.ones(2), jnp.ones(3))
+
+
+def test_parabola_and_double_well_broadcast_their_parameters():
+    ws = jnp.linspace(-2.0, 2.0, 5)
+    a = jnp.array([[1.0], [2.0]])  # (2, 1) against (5,): two parabolas at once
+    np.testing.assert_allclose(parabola(ws, a, 0.5), 0.5 * np.asarray(a) * (np.asarray(ws) - 0.5) ** 2, rtol=1e-6)
+    t = jnp.array([[0.0], [0.3]])
+    w = np.asarray(ws, dtype=np.float64)
+    np.testing.assert_allclose(tilted_double_well(ws, t), (w**2 - 1) ** 2 + np.asarray(t, np.float64) * w, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("x64", [False, True])
+def test_checks_keep_numbers_bit_identical_and_work_under_jit_grad_vmap(x64):
+    """The stored chapter outputs depend on these numbers: the checks must not change a single bit, and
+    traced arguments (which cannot be inspected) must pass through jit, grad and vmap unchecked."""
+    with jax.enable_x64(x64):
+        ws = jnp.linspace(-2.5, 2.5, 11, dtype=jnp.float32)
+        for a, c in ((1.0, 0.0), (2.5, -1.0), (0.3, 4.0)):
+            np.testing.assert_array_equal(parabola(ws, a, c), 0.5 * a * (ws - c) ** 2)
+            np.testing.assert_array_equal(parabola(3, a, c), 0.5 * a * (jnp.asarray(3) - c) ** 2)
+            np.testing.assert_array_equal(jax.jit(parabola)(ws, a, c), jax.jit(lambda w, a, c: 0.5 * a * (w - c) ** 2)(ws, a, c))
+        for t in (0.0, 0.3, 1.2):
+            np.testing.assert_array_equal(tilted_double_well(ws, t), (ws**2 - 1.0) ** 2 + t * ws)
+        np.testing.assert_array_equal(tilted_double_well(ws), (ws**2 - 1.0) ** 2 + 0.3 * ws)
+        # every argument traced: jit, grad with respect to each parameter, vmap over each parameter
+        np.testing.assert_allclose(jax.grad(parabola, argnums=(0, 1, 2))(3.0, 2.0, 1.0), (4.0, 2.0, -4.0))
+        np.testing.assert_allclose(jax.vmap(parabola, in_axes=(None, 0, 0))(3.0, jnp.array([1.0, 2.0]), jnp.array([0.0, 1.0])), [4.5, 4.0])
+        np.testing.assert_allclose(jax.grad(tilted_double_well, argnums=1)(2.0, 0.3), 2.0)
+        np.testing.assert_allclose(jax.jit(jax.vmap(tilted_double_well))(jnp.array([0.0, 2.0]), jnp.array([0.3, 0.5])), [1.0, 10.0])
+        # a tracer's value cannot be inspected, so inside jit even a negative curvature is evaluated
+        np.testing.assert_allclose(jax.jit(parabola)(1.0, -1.0), -0.5)

@@ -5,6 +5,8 @@ A mini-batch gradient is a mean over examples, so it can be computed in pieces: 
 :func:`shard_batch` places the rows of a batch across devices with a :class:`jax.sharding.NamedSharding`;
 :func:`data_parallel_grad` computes the gradient of such a batch with replicated parameters: ``jax.jit``
 inserts the all-reduce itself, and the result equals the single-device gradient up to float rounding.
+:func:`compile_data_parallel_grad` returns the compiled program that :func:`data_parallel_grad` runs (compiled
+once per loss function, shapes and mesh), so that its all-reduce can be seen in ``.as_text()``.
 
 With one processor there is still a way to see this: start Python with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` (before JAX is first used) and the CPU appears as
@@ -15,7 +17,8 @@ Chapter: ``book/ch06_batch_momentum.ipynb``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import jax
@@ -28,21 +31,48 @@ from dlbook._checks import as_array, check_callable
 Array = jax.Array
 PyTree = Any
 
-__all__ = ["batch_devices", "batch_mesh", "shard_batch", "data_parallel_grad"]
+__all__ = ["batch_devices", "batch_mesh", "shard_batch", "compile_data_parallel_grad", "data_parallel_grad"]
 
 
 def batch_devices() -> list:
     """The devices to split a batch across: all of ``jax.devices()`` if there are several, else the CPU's.
 
     On a machine with one GPU (or none) the CPU devices are used, so that a process started with
-    ``XLA_FLAGS=--xla_force_host_platform_device_count=k`` shows ``k`` of them.
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=k`` shows ``k`` of them.  These are the ``k`` devices
+    of data parallelism: with a batch of ``B`` rows each takes ``B/k``.
+
+    Returns:
+      A list of ``k ≥ 1`` :class:`jax.Device`.
+
+    Example:
+      There is always at least one device, and all of them are of one kind:
+
+      >>> devices = batch_devices()
+      >>> len(devices) >= 1, len({d.platform for d in devices})
+      (True, 1)
+
+    Chapter: ``book/ch06_batch_momentum.ipynb``.
     """
     devices = jax.devices()
     return list(devices) if len(devices) > 1 else list(jax.devices("cpu"))
 
 
 def batch_mesh(devices: Sequence | None = None) -> jax.sharding.Mesh:
-    """A one-axis mesh named ``"batch"`` over ``devices`` (default :func:`batch_devices`)."""
+    """A one-axis mesh named ``"batch"`` over ``k`` devices (default :func:`batch_devices`).
+
+    Args:
+      devices: ``k ≥ 1`` :class:`jax.Device`, e.g. ``jax.devices("cpu")[:4]``.
+
+    Returns:
+      A :class:`jax.sharding.Mesh` of shape ``{"batch": k}``.
+
+    Example:
+      >>> mesh = batch_mesh(jax.devices()[:1])
+      >>> mesh.axis_names, mesh.devices.size
+      (('batch',), 1)
+
+    Chapter: ``book/ch06_batch_momentum.ipynb``.
+    """
     devices = list(devices) if devices is not None else batch_devices()
     if not devices:
         raise ValueError("devices must contain at least one device")
@@ -62,11 +92,24 @@ def _batch_axis(mesh: Any) -> int:
 def shard_batch(data: tuple, mesh: jax.sharding.Mesh) -> tuple:
     """Place each array of ``data`` on ``mesh`` with its rows (axis 0) split evenly across the devices.
 
+    With ``B`` rows and ``k`` devices, device ``j`` (``j = 0, …, k−1``) holds rows ``jB/k`` to ``(j+1)B/k − 1``.
+
+    Args:
+      data: tuple of arrays, each of shape ``(B, ...)`` with ``B`` divisible by ``k``.
+      mesh: a mesh with an axis ``"batch"`` of ``k`` devices (see :func:`batch_mesh`).
+
+    Returns:
+      The tuple of arrays, each sharded along axis 0: every device holds a ``(B/k, ...)`` block.
+
     Example:
+      One device holds all ``B/k = 8/1 = 8`` rows:
+
       >>> mesh = batch_mesh(jax.devices()[:1])
       >>> X, = shard_batch((jnp.zeros((8, 3)),), mesh)
       >>> [s.data.shape for s in X.addressable_shards]
       [(8, 3)]
+
+    Chapter: ``book/ch06_batch_momentum.ipynb``.
     """
     if not isinstance(data, (tuple, list)) or not data:
         raise TypeError(f"data must be a tuple of arrays with one row per example, got {type(data).__name__}")
@@ -81,22 +124,109 @@ def shard_batch(data: tuple, mesh: jax.sharding.Mesh) -> tuple:
     return tuple(out)
 
 
-def data_parallel_grad(loss_fn: Callable[..., Array], params: PyTree, data: tuple,
-                       mesh: jax.sharding.Mesh) -> PyTree:
-    """``∇loss_fn(params, *data)`` with the rows of ``data`` split across ``mesh`` and ``params`` replicated.
+#: Compiled gradient programs, most recently used last, keyed by loss function, mesh and argument types.
+_COMPILED: OrderedDict[Hashable, jax.stages.Compiled] = OrderedDict()
+_COMPILED_MAX = 32
 
-    ``loss_fn`` must be a mean over the rows; each device differentiates the mean over its own rows and the
-    compiled program averages them across devices.  Returns the gradient, replicated on every device.
 
-    Example:
-      >>> loss = lambda w, X: jnp.mean((X @ w) ** 2)
-      >>> X = jnp.arange(8.0).reshape(4, 2)
-      >>> g = data_parallel_grad(loss, jnp.ones(2), (X,), batch_mesh(jax.devices()[:1]))
-      >>> bool(jnp.allclose(g, jax.grad(loss)(jnp.ones(2), X)))
-      True
-    """
+def _place(loss_fn: Any, params: PyTree, data: tuple, mesh: Any) -> tuple[PyTree, tuple]:
+    """Check the arguments; return ``params`` replicated on ``mesh`` and ``data`` split along its rows."""
     check_callable("loss_fn", loss_fn)
     _batch_axis(mesh)
     sharded = shard_batch(data, mesh)
     replicated = jax.device_put(params, NamedSharding(mesh, P()))
-    return jax.jit(jax.grad(loss_fn))(replicated, *sharded)
+    return replicated, sharded
+
+
+def _compiled(loss_fn: Callable[..., Array], replicated: PyTree, sharded: tuple,
+              mesh: jax.sharding.Mesh) -> jax.stages.Compiled:
+    """``jax.jit(jax.grad(loss_fn))`` lowered for these placed arguments and compiled, cached per loss
+    function, mesh, the shapes, dtypes and shardings of the arguments and the JAX settings that change
+    tracing (64-bit mode, default matmul precision)."""
+    leaves, treedef = jax.tree_util.tree_flatten((replicated, sharded))
+    config = (jax.config.read("jax_enable_x64"), jax.config.jax_default_matmul_precision)
+    key = (loss_fn, mesh, treedef, tuple((jax.typeof(x), x.sharding) for x in leaves), config)
+    try:
+        hash(key)
+    except TypeError:  # an unhashable loss function cannot key the cache: compile for this call only
+        key = None
+    if key is not None and key in _COMPILED:
+        _COMPILED.move_to_end(key)
+        return _COMPILED[key]
+    compiled = jax.jit(jax.grad(loss_fn)).lower(replicated, *sharded).compile()
+    if key is not None:
+        _COMPILED[key] = compiled
+        if len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
+    return compiled
+
+
+def compile_data_parallel_grad(loss_fn: Callable[..., Array], params: PyTree, data: tuple,
+                               mesh: jax.sharding.Mesh) -> jax.stages.Compiled:
+    """The compiled program that :func:`data_parallel_grad` runs for these arguments.
+
+    It computes ``∇J(θ) = (1/k) Σⱼ ∇Jⱼ(θ)``, where ``Jⱼ`` is the mean loss over the ``B/k`` rows of device ``j``;
+    with ``k > 1`` devices its text (``.as_text()``) contains the ``all-reduce`` that averages the ``k``
+    partial gradients.  The program is compiled once per loss function (the same Python object), mesh and
+    shapes/dtypes of ``params`` and ``data`` and then reused, also by :func:`data_parallel_grad`.  Call it as
+    ``compiled(params, *data)`` with ``params`` replicated on ``mesh`` and ``data`` placed by :func:`shard_batch`.
+
+    Args:
+      loss_fn: ``J(θ, *data)``, a mean over the rows of ``data``, returning a scalar.
+      params: ``θ``, a pytree of arrays.
+      data: tuple of arrays of shape ``(B, ...)``, ``B`` divisible by the ``k`` devices of ``mesh``.
+      mesh: a mesh with an axis ``"batch"`` (see :func:`batch_mesh`).
+
+    Returns:
+      A :class:`jax.stages.Compiled`.
+
+    Example:
+      With one device there is nothing to average across, so no all-reduce:
+
+      >>> loss = lambda w, X: jnp.mean(X @ w)
+      >>> compiled = compile_data_parallel_grad(loss, jnp.ones(2), (jnp.ones((4, 2)),), batch_mesh(jax.devices()[:1]))
+      >>> "all-reduce" in compiled.as_text()
+      False
+
+    Reference: ``ch06-goyal2017accurate`` (data-parallel training with large mini-batches).
+
+    Chapter: ``book/ch06_batch_momentum.ipynb``.
+    """
+    replicated, sharded = _place(loss_fn, params, data, mesh)
+    return _compiled(loss_fn, replicated, sharded, mesh)
+
+
+def data_parallel_grad(loss_fn: Callable[..., Array], params: PyTree, data: tuple,
+                       mesh: jax.sharding.Mesh) -> PyTree:
+    """The gradient ``∇J(θ)`` of a mean loss, with the rows of ``data`` split across ``mesh``.
+
+    ``J(θ) = (1/B) Σᵢ ℓᵢ(θ)`` is a mean over the ``B`` rows, so with ``k`` devices each holding ``B/k`` rows
+    ``∇J(θ) = (1/k) Σⱼ ∇Jⱼ(θ)``, ``Jⱼ`` the mean over the rows of device ``j``: each device differentiates its
+    own mean, with ``θ`` replicated, and the compiled program averages the ``k`` results (an all-reduce).
+    The result equals the single-device gradient up to float rounding.  The program is the one
+    :func:`compile_data_parallel_grad` returns, compiled once per loss function, mesh and shapes.
+
+    Args:
+      loss_fn: ``J(θ, *data)``, a mean over the rows of ``data``, returning a scalar.
+      params: ``θ``, a pytree of arrays.
+      data: tuple of arrays of shape ``(B, ...)``, ``B`` divisible by the ``k`` devices of ``mesh``.
+      mesh: a mesh with an axis ``"batch"`` (see :func:`batch_mesh`).
+
+    Returns:
+      The gradient, a pytree like ``params``, replicated on every device of ``mesh``.
+
+    Example:
+      For ``J(w) = mean(X w)`` the gradient is the mean row of ``X``; the rows ``(0, 1), (2, 3), (4, 5), (6, 7)``
+      average to ``(3, 4)``:
+
+      >>> loss = lambda w, X: jnp.mean(X @ w)
+      >>> X = jnp.arange(8.0).reshape(4, 2)
+      >>> data_parallel_grad(loss, jnp.ones(2), (X,), batch_mesh(jax.devices()[:1])).tolist()
+      [3.0, 4.0]
+
+    Reference: ``ch06-goyal2017accurate`` (data-parallel training with large mini-batches).
+
+    Chapter: ``book/ch06_batch_momentum.ipynb``.
+    """
+    replicated, sharded = _place(loss_fn, params, data, mesh)
+    return _compiled(loss_fn, replicated, sharded, mesh)(replicated, *sharded)
