@@ -18,7 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import dlbook as db
-from dlbook import backprop as bp
+from dlbook import backprop, model, optim
+from dlbook.activations import IDENTITY, RELU
+from dlbook.losses import SOFTMAX_CROSS_ENTROPY
 
 from .harness import Row, fmt_time, interleaved, speedup_row
 
@@ -123,36 +125,34 @@ def _digits():
 
 
 def mlp_loss(params, x, y):
-    """Softmax cross-entropy of dlbook's MLP (ReLU hidden layers, linear output) on integer labels."""
-    logits = bp.forward(params, x, activation=bp.RELU, output=bp.IDENTITY).activations[-1]
-    logp = jax.nn.log_softmax(logits)
-    return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+    """Mean softmax cross-entropy of dlbook's MLP (ReLU hidden layers, linear output) on integer labels: the
+    model's loss (``model.loss_value`` with ``losses.SOFTMAX_CROSS_ENTROPY``) on one-hot targets."""
+    Y = jax.nn.one_hot(y, params[-1].W.shape[0], dtype=x.dtype)
+    return model.loss_value(params, x, Y, activation=RELU, output=IDENTITY, loss=SOFTMAX_CROSS_ENTROPY)
 
 
 @partial(jax.jit, static_argnames=("batch",))
 def epoch_jax(params, X, y, perm, lr, batch):
-    """One epoch: the batches in ``perm`` order, one ``lax.scan`` over the steps, dlbook's SGD."""
+    """One epoch: the batches in ``perm`` order, one ``lax.scan`` over ``dlbook.optim.step`` with dlbook's SGD."""
     opt = db.sgd(lr)
     steps = perm.shape[0] // batch
     idx = perm[: steps * batch].reshape(steps, batch)
 
     def step(carry, i):
-        p, s = carry
-        loss, g = jax.value_and_grad(mlp_loss)(p, X[i], y[i])
-        u, s = opt.update(g, s, p)
-        return (db.apply_updates(p, u), s), loss
+        p, s, loss = optim.step(mlp_loss, *carry, opt, X[i], y[i])
+        return (p, s), loss
 
     (params, _), losses = jax.lax.scan(step, (params, opt.init(params)), idx)
     return params, losses
 
 
-def bench_mlp_epoch() -> list[Row]:
-    import torch
+def torch_epoch(params, X, y, perm, lr, batch):
+    """The PyTorch baseline of :func:`epoch_jax`: the same MLP (a copy of ``params``), data, batches and SGD, eager.
 
-    X, y = _digits()
-    params = bp.init_mlp(MLP_SIZES, key=jax.random.key(0))
-    perm = np.asarray(jax.random.permutation(jax.random.key(1), X.shape[0]))
-    Xj, yj, pj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(perm)
+    Returns ``(net, run)``: ``run()`` resets ``net`` to ``params`` and trains it for one epoch (returns the last
+    batch's loss).
+    """
+    import torch
 
     layers = []
     for i, (W, b) in enumerate(params):  # dlbook's W is (out, in), as torch's Linear.weight
@@ -161,28 +161,41 @@ def bench_mlp_epoch() -> list[Row]:
             lin.weight.copy_(torch.from_numpy(np.array(W)))
             lin.bias.copy_(torch.from_numpy(np.array(b)))
         layers += [lin] + ([torch.nn.ReLU()] if i < len(params) - 1 else [])
-    model = torch.nn.Sequential(*layers)
-    state0 = {k: v.clone() for k, v in model.state_dict().items()}
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
-    steps = X.shape[0] // BATCH
-    batches = [torch.from_numpy(perm[s * BATCH:(s + 1) * BATCH].astype(np.int64)) for s in range(steps)]
+    net = torch.nn.Sequential(*layers)
+    state0 = {k: v.clone() for k, v in net.state_dict().items()}
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    Xt, yt = torch.from_numpy(np.asarray(X)), torch.from_numpy(np.asarray(y).astype(np.int64))
+    steps = len(perm) // batch
+    batches = [torch.from_numpy(np.asarray(perm[s * batch:(s + 1) * batch]).astype(np.int64)) for s in range(steps)]
 
-    def theirs():
-        model.load_state_dict(state0)
+    def run():
+        net.load_state_dict(state0)
         for i in batches:
             opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.cross_entropy(model(Xt[i]), yt[i])
+            loss = torch.nn.functional.cross_entropy(net(Xt[i]), yt[i])
             loss.backward()
             opt.step()
         return loss
+
+    return net, run
+
+
+def bench_mlp_epoch() -> list[Row]:
+    import torch
+
+    X, y = _digits()
+    params = model.init_mlp(MLP_SIZES, key=jax.random.key(0))
+    perm = np.asarray(jax.random.permutation(jax.random.key(1), X.shape[0]))
+    Xj, yj, pj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(perm)
+    steps = X.shape[0] // BATCH
+    net, theirs = torch_epoch(params, X, y, perm, LR, BATCH)
 
     def ours():
         return epoch_jax(params, Xj, yj, pj, LR, BATCH)
 
     new_params, losses = ours()
     theirs()
-    same = np.allclose(np.asarray(new_params[-1].W), model[-1].weight.detach().numpy(), rtol=1e-3, atol=1e-4)
+    same = np.allclose(np.asarray(new_params[-1].W), net[-1].weight.detach().numpy(), rtol=1e-3, atol=1e-4)
     assert same, "the JAX and PyTorch epochs disagree: they must train the same model the same way"
     t = interleaved({"dlbook": ours, "PyTorch": theirs}, rounds=7)
     return [speedup_row("mlp_epoch_vs_torch", f"digits 上 MLP {'-'.join(map(str, MLP_SIZES))} 训练一个 epoch，批量 {BATCH}"
@@ -246,16 +259,15 @@ def bench_mlp_step() -> list[Row]:
     squares = {n: (jax.random.normal(jax.random.key(4), (n, n)), jax.random.normal(jax.random.key(5), (n, n)))
                for n in PEAK_SIZES}
 
-    params = bp.init_mlp(STEP_SIZES, key=jax.random.key(6))
+    params = model.init_mlp(STEP_SIZES, key=jax.random.key(6))
     x = jax.random.normal(jax.random.key(7), (STEP_BATCH, STEP_SIZES[0]))
     y = jax.random.randint(jax.random.key(8), (STEP_BATCH,), 0, STEP_SIZES[-1])
     opt = db.sgd(0.01)
 
     @jax.jit
     def step(p, s):
-        g = jax.grad(mlp_loss)(p, x, y)
-        u, s = opt.update(g, s, p)
-        return db.apply_updates(p, u), s
+        p, s, _ = optim.step(mlp_loss, p, s, opt, x, y)
+        return p, s
 
     s0 = opt.init(params)
     # the peak and the step side by side, so that both see the same machine
@@ -279,11 +291,11 @@ BACKPROP_BATCH = 256
 
 def bench_backprop() -> list[Row]:
     """Chapter 2's hand-written backward pass against jax.grad of the same network (sigmoid, ½‖y − a‖²)."""
-    params = bp.init_mlp(BACKPROP_SIZES, key=jax.random.key(9))
+    params = model.init_mlp(BACKPROP_SIZES, key=jax.random.key(9))
     X = jax.random.normal(jax.random.key(10), (BACKPROP_BATCH, BACKPROP_SIZES[0]))
     Y = jax.random.uniform(jax.random.key(11), (BACKPROP_BATCH, BACKPROP_SIZES[-1]))
-    ours = jax.jit(lambda p, X, Y: bp.backward(p, bp.forward(p, X), Y).grads)
-    ref = jax.jit(jax.grad(bp.loss_value))
+    ours = jax.jit(lambda p, X, Y: backprop.backward(p, model.forward(p, X), Y).grads)
+    ref = jax.jit(jax.grad(model.loss_value))
     for g, r in zip(ours(params, X, Y), ref(params, X, Y)):
         assert np.allclose(g.W, r.W, rtol=1e-4, atol=1e-7), "hand-written backprop disagrees with jax.grad"
     t = interleaved({"dlbook": lambda: ours(params, X, Y), "jax.grad": lambda: ref(params, X, Y)}, rounds=9)

@@ -107,13 +107,114 @@ def test_jacobians_match_autodiff():
     np.testing.assert_allclose(A.log_softmax_jacobian(x), jax.jacfwd(A.log_softmax)(x), rtol=1e-5, atol=1e-7)
 
 
-def test_get_by_name():
-    for name in A.NAMES:
-        f, df = A.get(name)
-        assert callable(f) and callable(df)
-    assert A.get("relu").f is A.relu
+# -- activations by name: Activation(name, f, df) with df(z) = f'(z) -------------------------------------------
+
+PARAMS = {"leaky_relu": {"slope": 0.2}, "elu": {"alpha": 0.5}, "swish": {"beta": 2.0}}
+# every activation by name, with its default and with another value of its parameter, the ready-made constants,
+# and a choice by (traced) index
+ACTIVATIONS = {
+    **{name: A.activation(name) for name in A.NAMES},
+    **{f"{name}({next(iter(kw))}={next(iter(kw.values()))})": A.activation(name, **kw) for name, kw in PARAMS.items()},
+    "leaky_relu(slope=0)": A.activation("leaky_relu", slope=0.0),  # = relu, except relu'(0) = 0 vs 1
+    "swish(beta=0)": A.activation("swish", beta=0.0),  # x/2
+    "SIGMOID": A.SIGMOID, "TANH": A.TANH, "RELU": A.RELU, "IDENTITY": A.IDENTITY,
+    "choose(1)": A.choose(jnp.array(1), [A.SIGMOID, A.activation("elu", alpha=0.3), A.RELU]),
+}
+EDGES = jnp.concatenate([GRID, jnp.array([-30.0, -20.0, 20.0, 30.0])])
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_every_activation_df_is_the_derivative_of_its_f(name):
+    """``df`` takes ``z`` only (the old ``df(z, a)`` needed ``a = f(z)`` too) and equals ``jax.grad`` of ``f``,
+    at the kinks included (where ``jax.grad`` picks a branch, and so does ``df``)."""
+    act = ACTIVATIONS[name]
+    assert isinstance(act, A.Activation) and callable(act.f) and callable(act.df)
+    np.testing.assert_allclose(act.df(EDGES), jax.vmap(jax.grad(act.f))(EDGES), rtol=1e-5, atol=1e-6, err_msg=name)
+    assert act.df(jnp.ones((2, 3))).shape == (2, 3)  # elementwise
+
+
+def test_the_ready_made_activations_and_the_conventions_at_the_kink():
+    for act, name, f in ((A.SIGMOID, "sigmoid", A.sigmoid), (A.TANH, "tanh", A.tanh), (A.RELU, "relu", A.relu),
+                         (A.IDENTITY, "identity", A.identity)):
+        assert act.name == name and act.f is f
+    assert float(A.RELU.df(jnp.array(0.0))) == 0.0  # relu'(0) = 0, as jax.grad
+    assert float(A.activation("leaky_relu", slope=0.3).df(jnp.array(0.0))) == 1.0  # leaky_relu'(0) = 1
+    assert float(A.activation("elu", alpha=0.3).df(jnp.array(0.0))) == pytest.approx(0.3)  # elu'(0) = α
+    assert A.NAMES == ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "swish", "gelu", "identity")
+    assert not hasattr(A, "get") and not hasattr(A, "Pair")  # one way to name an activation: activation(name)
+
+
+@pytest.mark.parametrize("name", A.NAMES)
+def test_activation_by_name_is_the_activations_module_function(name):
+    z = jnp.linspace(-4, 4, 41).at[20].set(0.5)
+    kw = PARAMS.get(name, {})
+    a = A.activation(name, **kw)
+    f, df = getattr(A, name), getattr(A, "d_" + name)
+    np.testing.assert_array_equal(a.f(z), f(z, **kw))
+    np.testing.assert_array_equal(a.df(z), df(z, **kw))
+    np.testing.assert_allclose(a.df(z), jax.vmap(jax.grad(lambda x: f(x, **kw)))(z), rtol=1e-6, atol=1e-7)
+    assert a.name == name
+    if not kw:
+        assert a.f is f and a.df is df
+
+
+def test_activation_parameters_may_be_traced():
+    z = jnp.array([-1.0, 0.0, 2.0])
+    traced = jax.jit(lambda beta: A.activation("swish", beta=beta).f(z))(3.0)
+    np.testing.assert_allclose(traced, A.swish(z, beta=3.0), rtol=1e-6)
+    for name, p, values in (("leaky_relu", "slope", [0.0, 0.1, 0.5]), ("elu", "alpha", [0.2, 1.0, 2.0]),
+                            ("swish", "beta", [0.0, 1.0, 4.0])):
+        f, df = getattr(A, name), getattr(A, "d_" + name)
+        # under jit (a slider value) and vmap (a sweep), the value is a tracer: accepted, not checked
+        one = jax.jit(lambda v: A.activation(name, **{p: v}).df(z))(values[1])
+        np.testing.assert_allclose(one, df(z, values[1]), rtol=1e-6)
+        sweep = jax.vmap(lambda v: A.activation(name, **{p: v}).f(z))(jnp.array(values))
+        np.testing.assert_allclose(sweep, np.stack([f(z, v) for v in values]), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("name", "params", "error", "message"), [
+    ("leaky_relu", {"slope": -0.1}, ValueError, r"^slope must be >= 0, got -0.1"),
+    ("leaky_relu", {"slope": float("nan")}, ValueError, r"^slope must be finite, got a value containing nan"),
+    ("leaky_relu", {"slope": float("inf")}, ValueError, r"^slope must be finite"),
+    ("leaky_relu", {"slope": jnp.array([0.1, 0.2])}, ValueError, r"^slope must have shape \(\) \(a scalar\), got shape \(2,\)"),
+    ("leaky_relu", {"slope": "0.1"}, TypeError, r"^slope must be numeric"),
+    ("elu", {"alpha": 0.0}, ValueError, r"^alpha must be > 0 and finite, got 0.0"),
+    ("elu", {"alpha": -1.0}, ValueError, r"^alpha must be > 0 and finite, got -1.0"),
+    ("elu", {"alpha": float("nan")}, ValueError, r"^alpha must be > 0 and finite, got nan"),
+    ("elu", {"alpha": np.ones((1, 1))}, ValueError, r"^alpha must have shape \(\) \(a scalar\), got shape \(1, 1\)"),
+    ("swish", {"beta": -2.0}, ValueError, r"^beta must be >= 0, got -2.0"),
+    ("swish", {"beta": float("nan")}, ValueError, r"^beta must be finite, got a value containing nan"),
+    ("swish", {"beta": [1.0, 2.0]}, ValueError, r"^beta must have shape \(\) \(a scalar\)"),
+], ids=lambda v: v if isinstance(v, str) and not v.startswith("^") else None)
+def test_activation_parameters_are_checked(name, params, error, message):
+    """The old ``activation`` took any value: a negative slope, α = 0 (ELU = 0 for all x < 0), nan, a vector."""
+    with pytest.raises(error, match=message):
+        A.activation(name, **params)
+
+
+def test_activation_bad_input():
     with pytest.raises(ValueError, match="^unknown activation 'softplus'; valid names: sigmoid, tanh, relu"):
-        A.get("softplus")
+        A.activation("softplus")
+    with pytest.raises(TypeError, match="^activation 'swish' takes beta; got unexpected alpha"):
+        A.activation("swish", alpha=1.0)
+    with pytest.raises(TypeError, match="^activation 'relu' takes no parameters; got unexpected slope"):
+        A.activation("relu", slope=0.1)
+
+
+def test_choose_bad_input():
+    with pytest.raises(TypeError, match="^options must be a non-empty sequence of dlbook.activations.Activation"):
+        A.choose(0, [])
+    with pytest.raises(TypeError, match="^options must be a non-empty sequence"):
+        A.choose(0, ["relu"])
+    with pytest.raises(ValueError, match=r"^index must have shape \(\) \(a scalar; vmap over it for several\), got shape \(2,\)"):
+        A.choose(jnp.array([0, 1]), [A.RELU, A.TANH])
+
+
+def test_choose_clips_the_index():
+    z = jnp.array([-2.0, 0.5])
+    np.testing.assert_array_equal(A.choose(7, [A.SIGMOID, A.TANH]).f(z), A.tanh(z))
+    np.testing.assert_array_equal(A.choose(-3, [A.SIGMOID, A.TANH]).df(z), A.d_sigmoid(z))
+    assert A.choose(0, [A.SIGMOID, A.TANH]).name == "choose(sigmoid|tanh)"
 
 
 def test_bad_input():

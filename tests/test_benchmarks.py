@@ -11,12 +11,14 @@ import json
 import time
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import dlbook as db
 from benchmarks import harness, kernels
+from dlbook import model
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.json"
@@ -92,6 +94,76 @@ def test_numpy_sweep_baselines_compute_what_dlbook_computes(problem):
     np.testing.assert_allclose(W_loop, W_vec, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(np.asarray(ours.losses), L_vec, rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(np.asarray(ours.params), W_vec, rtol=1e-3, atol=1e-5)
+
+
+def _small_mlp_problem(sizes=(8, 6, 3), n=20, seed=0):
+    params = model.init_mlp(sizes, key=jax.random.key(seed))
+    kx, ky, kp = jax.random.split(jax.random.key(seed + 1), 3)
+    X = jax.random.normal(kx, (n, sizes[0]))
+    y = jax.random.randint(ky, (n,), 0, sizes[-1])
+    return params, X, y, jax.random.permutation(kp, n)
+
+
+def _numpy_cross_entropy(params, X, y):
+    """Mean −log softmax(z^L)_y of the ReLU MLP, in float64 NumPy."""
+    a = np.asarray(X, np.float64)
+    for l, (W, b) in enumerate(params):
+        z = a @ np.asarray(W, np.float64).T + np.asarray(b, np.float64)
+        a = np.maximum(z, 0) if l < len(params) - 1 else z
+    logp = a - a.max(axis=1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+    return -np.mean(logp[np.arange(len(y)), np.asarray(y)])
+
+
+def test_mlp_loss_is_the_softmax_cross_entropy_of_the_relu_mlp():
+    params, X, y, _ = _small_mlp_problem()
+    assert float(kernels.mlp_loss(params, X, y)) == pytest.approx(_numpy_cross_entropy(params, X, y), rel=1e-5)
+
+
+def test_epoch_jax_is_sgd_over_the_batches_in_perm_order():
+    """The scan-fused epoch against a plain loop: w ← w − α ∇𝓛_batch(w), batches of ``perm`` in order (the rows
+    past the last whole batch sit out), the loss of each batch before its step."""
+    params, X, y, perm = _small_mlp_problem()
+    lr, batch = 0.3, 6  # 20 rows: 3 batches of 6, 2 rows left out
+    new, losses = kernels.epoch_jax(params, X, y, perm, lr, batch)
+    p, ref_losses = params, []
+    for s in range(3):
+        i = np.asarray(perm[s * batch:(s + 1) * batch])
+        ref_losses.append(_numpy_cross_entropy(p, X[i], y[i]))
+        g = jax.grad(kernels.mlp_loss)(p, X[i], y[i])
+        p = [model.Layer(l.W - lr * gl.W, l.b - lr * gl.b) for l, gl in zip(p, g)]
+    assert losses.shape == (3,)
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
+    for a, b in zip(new, p):
+        np.testing.assert_allclose(a.W, b.W, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.b, b.b, rtol=1e-5, atol=1e-6)
+
+
+def test_the_pytorch_epoch_trains_what_epoch_jax_trains():
+    """The PyTorch baseline must do the same work as dlbook's epoch (skipped where torch is not installed)."""
+    pytest.importorskip("torch")
+    X, y = kernels._digits()
+    X, y = X[:320], y[:320]
+    params = model.init_mlp(kernels.MLP_SIZES, key=jax.random.key(0))
+    perm = np.asarray(jax.random.permutation(jax.random.key(1), X.shape[0]))
+    new, _ = kernels.epoch_jax(params, jnp.asarray(X), jnp.asarray(y), jnp.asarray(perm), kernels.LR, kernels.BATCH)
+    net, run = kernels.torch_epoch(params, X, y, perm, kernels.LR, kernels.BATCH)
+    run()
+    linears = [m for m in net if hasattr(m, "weight")]
+    for ours, theirs in zip(new, linears):
+        np.testing.assert_allclose(ours.W, theirs.weight.detach().numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(ours.b, theirs.bias.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_optimizer_pairs_give_identical_updates():
+    pytest.importorskip("optax")
+    params = [jnp.arange(6.0).reshape(2, 3), jnp.array([1.0, -1.0])]
+    grads = [jnp.full((2, 3), 0.5), jnp.array([2.0, -3.0])]
+    for name, ours, ref in kernels._optimizer_pairs():
+        u_a, _ = ours.update(grads, ours.init(params), params)
+        u_b, _ = ref.update(grads, ref.init(params), params)
+        for a, b in zip(u_a, u_b):
+            np.testing.assert_array_equal(a, b, err_msg=name)
 
 
 def test_committed_results_render_in_the_appendix():

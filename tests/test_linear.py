@@ -11,9 +11,10 @@ from numpy.polynomial import chebyshev
 
 from dlbook import regularization as reg
 from dlbook.data import fit_standardize, linear_regression_data, normalize
-from dlbook.descent import critical_learning_rate, gradient_descent
+from dlbook.descent import gradient_descent
 from dlbook.linear import (add_bias, least_squares, mse_gradient, mse_hessian, mse_loss, polynomial_features, predict,
                            ridge)
+from dlbook.theory import critical_learning_rate
 
 
 @pytest.fixture(scope="module")
@@ -177,13 +178,13 @@ def test_polynomial_features_bad_input():
 # -- ridge --------------------------------------------------------------------------------------------------
 
 
-def ridge_reference(X, y, lam):
+def ridge_reference(X, y, l2):
     """The float64 closed form on centred data: w = (X̃ᵀX̃ + (nλ/2) I)⁻¹ X̃ᵀ(y − ȳ), b = ȳ − x̄ᵀw."""
     X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
     n, d = X.shape
     xm, ym = X.mean(axis=0), y.mean()
     Xc = X - xm
-    w = np.linalg.solve(Xc.T @ Xc + 0.5 * n * lam * np.eye(d), Xc.T @ (y - ym))
+    w = np.linalg.solve(Xc.T @ Xc + 0.5 * n * l2 * np.eye(d), Xc.T @ (y - ym))
     return np.append(w, ym - xm @ w)
 
 
@@ -193,24 +194,24 @@ def test_ridge_at_zero_is_least_squares_with_an_intercept(problem):
     np.testing.assert_allclose(ridge(X, y, 0.0), ref, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("lam", [0.01, 0.5, 10.0])
-def test_ridge_equals_the_float64_closed_form(problem, lam):
+@pytest.mark.parametrize("l2", [0.01, 0.5, 10.0])
+def test_ridge_equals_the_float64_closed_form(problem, l2):
     X, y, _ = problem
-    np.testing.assert_allclose(ridge(X, y, lam), ridge_reference(X, y, lam), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ridge(X, y, l2), ridge_reference(X, y, l2), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("lam", [0.0, 0.3])
-def test_ridge_objective_has_zero_gradient_at_the_solution(problem, lam):
+@pytest.mark.parametrize("l2", [0.0, 0.3])
+def test_ridge_objective_has_zero_gradient_at_the_solution(problem, l2):
     X, y, _ = problem
     Xb = add_bias(X)
 
     def objective(coef):  # (1/n)‖Xw + b − y‖² + (λ/2)‖w‖², the intercept unpenalised
-        return mse_loss(coef, Xb, y) + 0.5 * lam * jnp.sum(coef[:-1] ** 2)
+        return mse_loss(coef, Xb, y) + 0.5 * l2 * jnp.sum(coef[:-1] ** 2)
 
-    coef = ridge(X, y, lam)
+    coef = ridge(X, y, l2)
     np.testing.assert_allclose(jax.grad(objective)(coef), 0.0, atol=1e-4)
     # it is also mse_loss plus regularization.l2_penalty of w as a (1, d) weight matrix
-    np.testing.assert_allclose(objective(coef), mse_loss(coef, Xb, y) + reg.l2_penalty([coef[None, :-1]], lam), rtol=1e-6)
+    np.testing.assert_allclose(objective(coef), mse_loss(coef, Xb, y) + reg.l2_penalty([coef[None, :-1]], l2), rtol=1e-6)
     # and a minimum: nudging the coefficients raises the objective
     for i in range(4):
         assert float(objective(coef.at[i].add(1e-2))) > float(objective(coef))
@@ -218,7 +219,7 @@ def test_ridge_objective_has_zero_gradient_at_the_solution(problem, lam):
 
 def test_ridge_shrinks_the_weights_as_lambda_grows(problem):
     X, y, _ = problem
-    norms = [float(jnp.linalg.norm(ridge(X, y, lam)[:-1])) for lam in (0.0, 0.1, 1.0, 10.0, 1e4)]
+    norms = [float(jnp.linalg.norm(ridge(X, y, l2)[:-1])) for l2 in (0.0, 0.1, 1.0, 10.0, 1e4)]
     assert norms == sorted(norms, reverse=True)
     big = ridge(X, y, 1e6)
     np.testing.assert_allclose(big[:-1], 0.0, atol=1e-4)
@@ -227,22 +228,22 @@ def test_ridge_shrinks_the_weights_as_lambda_grows(problem):
 
 def test_ridge_lambda_may_be_traced_under_vmap(problem):
     X, y, _ = problem
-    lams = jnp.array([0.0, 0.1, 2.0])
-    many = jax.vmap(lambda lam: ridge(X, y, lam))(lams)
+    l2s = jnp.array([0.0, 0.1, 2.0])
+    many = jax.vmap(lambda l2: ridge(X, y, l2))(l2s)
     assert many.shape == (3, 4)
-    for lam, coef in zip(lams.tolist(), many):
-        np.testing.assert_allclose(coef, ridge(X, y, lam), rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(coef, ridge_reference(X, y, lam), rtol=1e-4, atol=1e-5)
+    for l2, coef in zip(l2s.tolist(), many):
+        np.testing.assert_allclose(coef, ridge(X, y, l2), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(coef, ridge_reference(X, y, l2), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("lam", [0.0, 0.2])
-def test_ridge_gives_all_zero_columns_weight_zero(problem, lam):
+@pytest.mark.parametrize("l2", [0.0, 0.2])
+def test_ridge_gives_all_zero_columns_weight_zero(problem, l2):
     X, y, _ = problem
     Xz = np.column_stack([X[:, 0], np.zeros(30), X[:, 1], X[:, 2], np.zeros(30)]).astype(np.float32)
-    coef = np.asarray(ridge(Xz, y, lam))
+    coef = np.asarray(ridge(Xz, y, l2))
     assert coef.shape == (6,) and np.all(np.isfinite(coef))
     assert np.all(coef[[1, 4]] == 0.0)  # exactly 0 (the SVD alone would leak ~1e-7 into them)
-    np.testing.assert_allclose(coef[[0, 2, 3, 5]], ridge(X, y, lam), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(coef[[0, 2, 3, 5]], ridge(X, y, l2), rtol=1e-4, atol=1e-5)
 
 
 def test_ridge_on_masked_polynomial_features_is_the_lower_degree_fit():
@@ -257,10 +258,13 @@ def test_ridge_on_masked_polynomial_features_is_the_lower_degree_fit():
 
 def test_ridge_bad_input(problem):
     X, y, _ = problem
-    with pytest.raises(ValueError, match="^lam must be >= 0"):
+    with pytest.raises(ValueError, match="^l2 must be >= 0, got -0.1"):
         ridge(X, y, -0.1)
-    with pytest.raises(ValueError, match="^lam must be finite"):
+    with pytest.raises(ValueError, match="^l2 must be finite"):
         ridge(X, y, np.nan)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'lam'"):  # the strength is l2, as in l2_penalty
+        ridge(X, y, lam=0.1)
+    np.testing.assert_array_equal(ridge(X, y, l2=0.1), ridge(X, y, 0.1))
     with pytest.raises(ValueError, match=r"^y must have shape \(30,\) to match X"):
         ridge(X, y[:-1], 0.1)
     with pytest.raises(ValueError, match=r"^y must have shape \(30,\) to match X"):

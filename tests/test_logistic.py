@@ -5,7 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dlbook.logistic import logistic_gradient, logistic_loss, logistic_predict
+from dlbook import losses
+from dlbook import model as mlp
+from dlbook.activations import IDENTITY, SIGMOID
+from dlbook.logistic import logistic_accuracy, logistic_gradient, logistic_loss, logistic_predict
 
 
 def data(n=40, d=3, seed=0):
@@ -56,3 +59,46 @@ def test_bad_input_is_reported_clearly():
         logistic_predict(w[None], b, X)
     with pytest.raises(ValueError, match="^b must be a scalar"):
         logistic_gradient(w, jnp.ones(2), X, y)
+
+
+def test_loss_is_the_librarys_binary_cross_entropy_from_the_scores():
+    w, b, X, y = data(seed=2)
+    z = X @ w + b
+    assert float(logistic_loss(w, b, X, y)) == float(losses.binary_cross_entropy_with_logits(z, y))
+    # and the one-layer network with a sigmoid output and binary cross-entropy: the same loss
+    params = [mlp.Layer(w[None, :], jnp.reshape(b, (1,)))]
+    net = mlp.loss_value(params, X, y[:, None], loss=losses.BINARY_CROSS_ENTROPY)
+    assert float(logistic_loss(w, b, X, y)) == pytest.approx(float(net), rel=1e-5)
+    with pytest.raises(ValueError, match=r"^y must lie in \[0, 1\] \(a 0/1 label per row\), got values such as 2.0"):
+        logistic_loss(w, b, X, y.at[0].set(2.0))  # a label that is no probability
+
+
+def test_accuracy_predicts_class_one_where_the_probability_exceeds_a_half():
+    X = jnp.array([[2.0], [-1.0], [3.0], [0.0], [-50.0]])
+    w, b = jnp.array([1.0]), 0.0  # z = x: classes (1, 0, 1, 0, 0); σ(0) = 1/2 is not > 1/2
+    assert float(logistic_accuracy(w, b, X, jnp.array([1.0, 0.0, 1.0, 0.0, 0.0]))) == 1.0
+    assert float(logistic_accuracy(w, b, X, jnp.array([1.0, 0.0, 0.0, 0.0, 0.0]))) == pytest.approx(4 / 5)
+    assert float(logistic_accuracy(w, b, X, jnp.array([0.0, 1.0, 0.0, 1.0, 1.0]))) == 0.0
+    assert float(logistic_accuracy(w, 1.5, X, jnp.array([1.0, 1.0, 1.0, 1.0, 0.0]))) == 1.0  # the bias moves the boundary
+    yhat = logistic_predict(w, b, X)
+    np.testing.assert_array_equal((yhat > 0.5).astype(int), [1, 0, 1, 0, 0])
+
+
+def test_accuracy_is_the_models_accuracy_of_the_same_one_output_network():
+    w, b, X, y = data(n=60, seed=3)
+    params = [mlp.Layer(w[None, :], jnp.reshape(b, (1,)))]
+    labels = y.astype(jnp.int32)
+    for output in (SIGMOID, IDENTITY):
+        assert float(logistic_accuracy(w, b, X, y)) == float(mlp.accuracy(params, X, labels, output=output))
+    p = np.asarray(logistic_predict(w, b, X))
+    assert float(logistic_accuracy(w, b, X, y)) == pytest.approx(np.mean((p > 0.5) == (np.asarray(y) == 1)))
+    # labels made from the model's own predictions: a perfect score
+    assert float(logistic_accuracy(w, b, X, (p > 0.5).astype(np.float32))) == 1.0
+
+
+def test_accuracy_bad_input():
+    w, b, X, y = data()
+    with pytest.raises(ValueError, match=r"^y must have shape \(40,\)"):
+        logistic_accuracy(w, b, X, y[:10])
+    with pytest.raises(ValueError, match=r"^X must have shape \(n, 3\) to match w"):
+        logistic_accuracy(w, b, X[:, :2], y)

@@ -1,4 +1,9 @@
-"""Tests for dlbook.optim: every piece compared step by step against optax, the trusted reference."""
+"""Tests for dlbook.optim: every piece compared step by step against optax, the trusted reference; optim.step
+against value_and_grad + update + apply_updates written out; and "one training step in the whole code base":
+no module of the library and no benchmark writes its own step."""
+
+import ast
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +12,8 @@ import optax
 import pytest
 
 from dlbook.descent import optimize
-from dlbook.optim import EmptyState, GradientTransformation, apply_updates, chain, momentum, nesterov, scale, sgd, trace
+from dlbook import optim
+from dlbook.optim import EmptyState, GradientTransformation, apply_updates, chain, momentum, nesterov, scale, sgd, step, trace
 from dlbook.surfaces import parabola
 
 
@@ -103,8 +109,11 @@ def test_sgd_accepts_a_traced_learning_rate_without_recompiling():
     """A learning rate traced by jit is accepted unchecked; a second rate reuses the compiled step."""
     g = jnp.array([1.0, 2.0])
 
+    traces = []
+
     @jax.jit
     def step(lr, w):
+        traces.append(1)  # runs only while JAX traces: counts compilations without private API
         opt = sgd(lr)
         u, _ = opt.update(g, opt.init(w), w)
         return apply_updates(w, u)
@@ -112,9 +121,9 @@ def test_sgd_accepts_a_traced_learning_rate_without_recompiling():
     w = jnp.array([0.0, 0.0])
     ref = optax.sgd(0.5)
     np.testing.assert_allclose(step(0.5, w), optax.apply_updates(w, ref.update(g, ref.init(w))[0]))
-    n = step._cache_size()
+    n = len(traces)
     np.testing.assert_allclose(step(0.25, w), [-0.25, -0.5])
-    assert step._cache_size() == n
+    assert len(traces) == n == 1
 
 
 def test_sgd_update_is_vmappable_over_learning_rates():
@@ -236,10 +245,12 @@ def test_momentum_vmaps_over_gamma_and_learning_rate():
 
 @pytest.mark.parametrize("gamma", [1.0, -0.1, 1.5])
 def test_trace_rejects_gamma_outside_unit_interval(gamma):
-    with pytest.raises(ValueError, match=r"^decay must be in \[0, 1\) \(the momentum γ\)"):
+    with pytest.raises(ValueError, match=rf"^gamma must be the momentum γ in \[0, 1\), got {gamma}$"):
         momentum(0.1, gamma)
-    with pytest.raises(ValueError, match=r"^decay must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=rf"^gamma must be the momentum γ in \[0, 1\), got {gamma}$"):
         nesterov(0.1, gamma)
+    with pytest.raises(ValueError, match=rf"^gamma must be the momentum γ in \[0, 1\), got {gamma}$"):
+        trace(gamma)
 
 
 def test_momentum_rejects_bad_learning_rate():
@@ -247,14 +258,192 @@ def test_momentum_rejects_bad_learning_rate():
         momentum(0.0, 0.9)
     with pytest.raises(ValueError, match="^learning_rate must be > 0"):
         nesterov(-1.0, 0.9)
-    with pytest.raises(ValueError, match="^decay must be finite"):
+    with pytest.raises(ValueError, match="^gamma must be finite"):
         trace(float("nan"))
 
 
 def test_hyperparameters_must_be_scalars():
-    with pytest.raises(ValueError, match=r"^decay must have shape \(\) \(a scalar"):
+    with pytest.raises(ValueError, match=r"^gamma must have shape \(\) \(a scalar"):
         momentum(0.1, np.array([0.1, 0.2]))
     with pytest.raises(ValueError, match=r"^learning_rate must have shape \(\) \(a scalar"):
         sgd(np.array([0.1, 0.2]))
     with pytest.raises(ValueError, match=r"^learning_rate must have shape \(\) \(a scalar"):
         nesterov([0.1, 0.2], 0.9)
+
+
+def test_trace_takes_gamma_by_name():
+    """``trace(gamma, nesterov=False)``: the momentum is called γ everywhere (it was ``decay``)."""
+    g = jnp.array([1.0, -2.0])
+    for nest in (False, True):
+        ours, theirs = trace(gamma=0.6, nesterov=nest), optax.trace(decay=0.6, nesterov=nest)
+        s_a, s_b = ours.init(g), theirs.init(g)
+        for _ in range(3):
+            u_a, s_a = ours.update(g, s_a)
+            u_b, s_b = theirs.update(g, s_b)
+        np.testing.assert_allclose(u_a, u_b, rtol=1e-6)
+    # m ← γ m + g three times from 0: m = (1 + γ + γ²) g; with nesterov the update is g + γ m
+    for nest, expected in ((False, (1 + 0.6 + 0.36) * g), (True, g + 0.6 * (1 + 0.6 + 0.36) * g)):
+        t = trace(gamma=0.6, nesterov=nest)
+        s = t.init(g)
+        for _ in range(3):
+            u, s = t.update(g, s)
+        np.testing.assert_allclose(u, expected, rtol=1e-6)
+        np.testing.assert_allclose(s.trace, (1 + 0.6 + 0.36) * g, rtol=1e-6)
+
+
+# -- apply_updates ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("params, updates", [
+    ({"w": jnp.ones(2)}, {"v": jnp.ones(2)}),                        # other keys
+    ({"w": jnp.ones(2), "b": jnp.ones(1)}, {"w": jnp.ones(2)}),      # a leaf missing
+    ([jnp.ones(2)], (jnp.ones(2),)),                                 # list against tuple
+    (jnp.ones(2), (jnp.ones(2),)),                                   # a leaf against a tuple
+    ([jnp.ones(2), jnp.ones(3)], [jnp.ones(2)]),                     # fewer layers
+    (jnp.ones(2), {"w": jnp.ones(2)}),
+])
+def test_apply_updates_rejects_updates_of_another_structure(params, updates):
+    """The error names ``updates`` (before: JAX's tree_map error, or ``+`` failing on a tuple)."""
+    with pytest.raises(ValueError, match="^updates must have the structure of params, got "):
+        apply_updates(params, updates)
+
+
+def test_apply_updates_adds_leaf_by_leaf():
+    params = {"W": jnp.ones((2, 2)), "b": jnp.array([1.0, 2.0])}
+    out = apply_updates(params, {"W": jnp.full((2, 2), -0.5), "b": jnp.array([0.25, 0.0])})
+    np.testing.assert_array_equal(out["W"], np.full((2, 2), 0.5))
+    np.testing.assert_array_equal(out["b"], [1.25, 2.0])
+
+
+# -- step: the one training step ------------------------------------------------------------------------
+
+
+def _net_loss(p, X, y):
+    return jnp.mean((jnp.tanh(X @ p["W"]) @ p["v"] - y) ** 2) + 0.1 * jnp.sum(p["v"] ** 2)
+
+
+@pytest.mark.parametrize("make", [lambda: sgd(0.3), lambda: momentum(0.1, 0.9), lambda: nesterov(0.1, 0.8),
+                                  lambda: optax.adam(0.05)], ids=["sgd", "momentum", "nesterov", "optax-adam"])
+@pytest.mark.parametrize("jit", [False, True])
+def test_step_is_value_and_grad_then_update_then_apply_updates(make, jit):
+    """``step(loss, w, s, opt, *args)`` == ``value_and_grad``, ``opt.update``, ``apply_updates``, every bit, and
+    the loss it returns is the loss *before* the step."""
+    opt = make()
+    kx, kw = jax.random.split(jax.random.key(0))
+    X, y = jax.random.normal(kx, (8, 3)), jax.random.normal(kw, (8,))
+    p = {"W": jax.random.normal(kw, (3, 4)), "v": jnp.ones(4)}
+
+    def by_hand(p, s, X, y):
+        loss, g = jax.value_and_grad(_net_loss)(p, X, y)
+        u, s = opt.update(g, s, p)
+        return apply_updates(p, u), s, loss
+
+    ours = (lambda p, s, X, y: step(_net_loss, p, s, opt, X, y))
+    ref = by_hand
+    if jit:
+        ours, ref = jax.jit(ours), jax.jit(ref)
+    p_a, s_a, p_b, s_b = p, opt.init(p), p, opt.init(p)
+    for _ in range(4):
+        before = _net_loss(p_a, X, y)
+        p_a, s_a, loss_a = ours(p_a, s_a, X, y)
+        p_b, s_b, loss_b = ref(p_b, s_b, X, y)
+        np.testing.assert_array_equal(loss_a, loss_b)
+        np.testing.assert_allclose(loss_a, before, rtol=1e-6)
+        jax.tree_util.tree_map(np.testing.assert_array_equal, p_a, p_b)
+        jax.tree_util.tree_map(np.testing.assert_array_equal, s_a, s_b)
+
+
+def test_step_on_a_parabola_is_the_gd_formula():
+    """One step of sgd(α) on ½ a (w − c)²: w₁ = w₀ − α a (w₀ − c); the loss returned is 𝓛(w₀)."""
+    w, s, loss = step(parabola, jnp.array(4.0), sgd(0.25).init(None), sgd(0.25), 2.0, 1.0)
+    assert float(w) == 4.0 - 0.25 * 2.0 * 3.0 and float(loss) == 0.5 * 2.0 * 9.0 and s == (EmptyState(),)
+
+
+def test_optimize_accepts_an_optax_optimizer():
+    """check_optimizer is duck-typed (init and update), so optax optimizers run in dlbook's runners."""
+    opt = optax.adam(0.05)
+    traj = optimize(rosenbrock, jnp.array([-1.2, 1.0]), opt, 30)
+    w, s = jnp.array([-1.2, 1.0]), opt.init(jnp.array([-1.2, 1.0]))
+    for t in range(30):
+        u, s = opt.update(jax.grad(rosenbrock)(w), s, w)
+        w = optax.apply_updates(w, u)
+    np.testing.assert_allclose(traj.params[-1], w, rtol=1e-5, atol=1e-6)
+
+
+# -- one training step in the whole code base -----------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+GRADS = {"value_and_grad", "grad"}
+
+
+def _is_grad_call(node: ast.AST) -> bool:
+    """``jax.value_and_grad(...)`` / ``jax.grad(...)`` (or the bare names imported from jax)."""
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    return ((isinstance(f, ast.Attribute) and f.attr in GRADS and isinstance(f.value, ast.Name) and f.value.id == "jax")
+            or (isinstance(f, ast.Name) and f.id in GRADS))
+
+
+def _is_optimizer_update(node: ast.AST) -> bool:
+    """``opt.update(grads, state, ...)``: an ``update`` method called with two or more arguments (a dict's
+    ``update`` takes one)."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update"
+            and len(node.args) + len(node.keywords) >= 2)
+
+
+def hand_written_steps(source: str) -> list[str]:
+    """The top-level functions (and the module body) of ``source`` that take a gradient with JAX *and* call
+    an optimizer's ``update``: a training step written out instead of ``dlbook.optim.step``."""
+    tree = ast.parse(source)
+    units = [(n.name, n) for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    rest = ast.Module(body=[n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                       ast.ClassDef))], type_ignores=[])
+    found = []
+    for name, node in [*units, ("<module>", rest)]:
+        calls = list(ast.walk(node))
+        if any(map(_is_grad_call, calls)) and any(map(_is_optimizer_update, calls)):
+            found.append(name)
+    return found
+
+
+def scan_for_hand_written_steps(src: Path, benchmarks: Path) -> dict[str, list[str]]:
+    files = sorted(src.glob("*.py")) + sorted(benchmarks.glob("*.py"))
+    assert files, f"nothing to scan under {src} and {benchmarks}"
+    out = {}
+    for f in files:
+        if f == src / "optim.py":
+            continue  # the one place a gradient becomes new parameters
+        steps = hand_written_steps(f.read_text(encoding="utf-8"))
+        if steps:
+            out[f"{f.parent.name}/{f.name}"] = steps
+    return out
+
+
+def test_the_detector_finds_a_hand_written_step_and_passes_optim_step():
+    written_out = '''
+import jax
+def train(params, opt, X):
+    def body(carry, x):
+        p, s = carry
+        loss, g = jax.value_and_grad(loss_fn)(p, x)
+        u, s = opt.update(g, s, p)
+        return (apply_updates(p, u), s), loss
+    return body
+'''
+    with_grad = "import jax\ndef f(p, s):\n    g = jax.grad(loss)(p)\n    return opt.update(g, s, p)\n"
+    bare = "from jax import value_and_grad\nvg = value_and_grad(loss)\nl, g = vg(p)\nu, s = opt.update(g, s)\n"
+    assert hand_written_steps(written_out) == ["train"]
+    assert hand_written_steps(with_grad) == ["f"]
+    assert hand_written_steps(bare) == ["<module>"]
+    uses_step = "from dlbook import optim\ndef train(p, s, opt):\n    return optim.step(loss, p, s, opt)\n"
+    not_a_step = ("import jax\ndef f(p):\n    d = {}\n    d.update(g=jax.grad(loss)(p))\n    return d\n"
+                  "def bench(opt, g, s, p):\n    return opt.update(g, s, p)\n")  # an optimizer alone, no gradient
+    assert hand_written_steps(uses_step) == [] and hand_written_steps(not_a_step) == []
+
+
+def test_one_training_step_in_the_whole_code_base():
+    """Every runner of the library and every benchmark trains with ``dlbook.optim.step``: no other file takes a
+    JAX gradient and feeds it to an optimizer's ``update`` itself."""
+    found = scan_for_hand_written_steps(ROOT / "src" / "dlbook", ROOT / "benchmarks")
+    assert found == {}, f"training steps written out instead of dlbook.optim.step: {found}"

@@ -1,4 +1,4 @@
-"""dlbook.training: fit against a plain-Python training loop built from jax.grad of backprop.loss_value plus the
+"""dlbook.training: fit against a plain-Python training loop built from jax.grad of model.loss_value plus the
 regularization penalties (with the documented per-step keys for dropout, noise and augmentation), its curves
 against evaluate, vmap against separate calls; evaluate against a NumPy log-softmax reference; trend and
 diagnose on constructed curves."""
@@ -8,10 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dlbook import backprop as bp
+from dlbook import model as mdl
 from dlbook import optim
 from dlbook import regularization as reg
 from dlbook import training as tr
+from dlbook.activations import IDENTITY, RELU, TANH
+from dlbook.losses import SOFTMAX_CROSS_ENTROPY
 
 
 def dataset(n, d=5, classes=3, seed=0):
@@ -23,11 +25,11 @@ TRAIN, VAL, TEST = dataset(12, seed=0), dataset(8, seed=1), dataset(6, seed=2)
 
 
 def params0(sizes=(5, 4, 3), seed=3):
-    return bp.init_mlp(sizes, key=jax.random.key(seed))
+    return mdl.init_mlp(sizes, key=jax.random.key(seed))
 
 
 def sgd_step(p, g, lr):
-    return [bp.Layer(l.W - lr * gl.W, l.b - lr * gl.b) for l, gl in zip(p, g)]
+    return [mdl.Layer(l.W - lr * gl.W, l.b - lr * gl.b) for l, gl in zip(p, g)]
 
 
 def assert_params_close(a, b, rtol=1e-5, atol=1e-6):
@@ -49,7 +51,7 @@ def test_fit_equals_a_plain_python_training_loop_with_penalties():
     lr, l2, l1 = 0.5, 0.01, 0.001
 
     def objective(p):
-        data = bp.loss_value(p, X, Y, activation=bp.RELU, output=bp.IDENTITY, loss=bp.SOFTMAX_CROSS_ENTROPY)
+        data = mdl.loss_value(p, X, Y, activation=RELU, output=IDENTITY, loss=SOFTMAX_CROSS_ENTROPY)
         return data + reg.l2_penalty(p, l2) + reg.l1_penalty(p, l1)
 
     p = params0()
@@ -80,8 +82,8 @@ def test_fit_with_dropout_and_noise_uses_the_documented_per_step_keys():
     for t in range(2):
         _, k_noise, k_drop = step_keys(key, t)
         X_step = reg.gaussian_noise(X, 0.1, key=k_noise)
-        value, g = jax.value_and_grad(lambda q: bp.loss_value(
-            q, X_step, Y, activation=bp.RELU, output=bp.IDENTITY, loss=bp.SOFTMAX_CROSS_ENTROPY,
+        value, g = jax.value_and_grad(lambda q: mdl.loss_value(
+            q, X_step, Y, activation=RELU, output=IDENTITY, loss=SOFTMAX_CROSS_ENTROPY,
             dropout=0.3, key=k_drop))(p)
         objectives.append(float(value))
         p = sgd_step(p, g, 0.5)
@@ -98,9 +100,9 @@ def test_fit_with_max_shift_trains_on_augment_images_of_the_step_key():
     p, objectives = params0((16, 4, 3)), []
     for t in range(2):
         k_aug, _, _ = step_keys(key, t)
-        X_step = reg.augment_images(X, key=k_aug, shape=(4, 4), max_shift=1)
-        value, g = jax.value_and_grad(lambda q: bp.loss_value(
-            q, X_step, Y, activation=bp.RELU, output=bp.IDENTITY, loss=bp.SOFTMAX_CROSS_ENTROPY))(p)
+        X_step = reg.augment_images(X, key=k_aug, image_shape=(4, 4), max_shift=1)
+        value, g = jax.value_and_grad(lambda q: mdl.loss_value(
+            q, X_step, Y, activation=RELU, output=IDENTITY, loss=SOFTMAX_CROSS_ENTROPY))(p)
         objectives.append(float(value))
         p = sgd_step(p, g, 0.5)
     run = tr.fit(params0((16, 4, 3)), (X, y), (X, y), optimizer=optim.sgd(0.5), num_steps=2, key=key,
@@ -133,7 +135,7 @@ def test_fit_vmaps_over_l2_dropout_and_seed_like_separate_calls():
         one = run(float(l2s[i]), float(rates[i]), int(seeds[i]))
         for field in ("train_loss", "val_loss", "train_accuracy", "val_accuracy", "objective"):
             np.testing.assert_allclose(getattr(many, field)[i], getattr(one, field), rtol=1e-5, atol=1e-6, err_msg=field)
-        assert_params_close([bp.Layer(l.W[i], l.b[i]) for l in many.params], one.params)
+        assert_params_close([mdl.Layer(l.W[i], l.b[i]) for l in many.params], one.params)
 
 
 def test_fit_with_a_traced_max_shift_of_zero_equals_no_shift():
@@ -144,7 +146,7 @@ def test_fit_with_a_traced_max_shift_of_zero_equals_no_shift():
     for i in range(2):
         np.testing.assert_allclose(traced.objective[i], plain.objective, rtol=1e-6)
         np.testing.assert_allclose(traced.train_loss[i], plain.train_loss, rtol=1e-6)
-        assert_params_close([bp.Layer(l.W[i], l.b[i]) for l in traced.params], plain.params, rtol=1e-6)
+        assert_params_close([mdl.Layer(l.W[i], l.b[i]) for l in traced.params], plain.params, rtol=1e-6)
 
 
 def test_test_curves_are_present_only_with_a_test_set_and_shapes():
@@ -191,12 +193,41 @@ def test_fit_bad_input():
         tr.fit(params0(), (X[:, :4], y), VAL, **kw)
     with pytest.raises(ValueError, match=r"^image_shape \(8, 8\) has 64 pixels but X has 5 columns"):
         tr.fit(params0(), TRAIN, VAL, max_shift=1, **kw)
-    with pytest.raises(TypeError, match="^activation must be a dlbook.backprop.Activation"):
+    with pytest.raises(TypeError, match="^activation must be a dlbook.activations.Activation"):
         tr.fit(params0(), TRAIN, VAL, activation="relu", **kw)
     with pytest.raises(TypeError, match="^optimizer must be a GradientTransformation"):
         tr.fit(params0(), TRAIN, VAL, optimizer=0.1, num_steps=4, key=jax.random.key(0))
     with pytest.raises(TypeError, match="^key must be a jax.random key"):
         tr.fit(params0(), TRAIN, VAL, optimizer=optim.sgd(0.1), num_steps=4, key=0)
+
+
+@pytest.mark.parametrize("image_shape, error, message", [
+    ((16,), ValueError, r"^image_shape must be \(height, width\), got \(16,\)$"),
+    ((4, 4, 1), ValueError, r"^image_shape must be \(height, width\), got \(4, 4, 1\)$"),
+    ("44", ValueError, r"^image_shape must be \(height, width\), got '44'$"),
+    (None, ValueError, r"^image_shape must be \(height, width\), got None$"),
+    (("a", 16), TypeError, r"^image_shape\[0\] must be an int, got str 'a'$"),
+    ((4.0, 4.0), TypeError, r"^image_shape\[0\] must be an int, got float 4.0$"),
+    ((4, True), TypeError, r"^image_shape\[1\] must be an int, got bool True$"),
+    ((-4, -4), ValueError, r"^image_shape\[0\] must be >= 1, got -4$"),
+    ((16, 0), ValueError, r"^image_shape\[1\] must be >= 1, got 0$"),
+    ((3, 5), ValueError, r"^image_shape \(3, 5\) has 15 pixels but X has 16 columns$"),
+])
+def test_fit_rejects_a_bad_image_shape_naming_it(image_shape, error, message):
+    """Before, (8,) failed inside with "not enough values to unpack", ("a", 8) reached a message with 'aaaaaaaa'
+    pixels, and the others were reported as ``shape[0]``."""
+    X, y = dataset(12, d=16, seed=6)
+    with pytest.raises(error, match=message):
+        tr.fit(params0((16, 4, 3)), (X, y), (X, y), optimizer=optim.sgd(0.5), num_steps=2, key=jax.random.key(0),
+               max_shift=1, image_shape=image_shape)
+
+
+def test_fit_accepts_any_factorisation_of_the_row_length_as_image_shape():
+    X, y = dataset(12, d=16, seed=6)
+    kw = dict(optimizer=optim.sgd(0.5), num_steps=2, key=jax.random.key(0), max_shift=1)
+    for shape in ((4, 4), [2, 8], (16, 1), (np.int64(4), 4)):
+        run = tr.fit(params0((16, 4, 3)), (X, y), (X, y), image_shape=shape, **kw)
+        assert run.objective.shape == (2,) and bool(jnp.all(jnp.isfinite(run.objective)))
 
 
 # -- evaluate ----------------------------------------------------------------------------------------------
@@ -206,7 +237,7 @@ def test_evaluate_is_mean_cross_entropy_and_argmax_accuracy():
     X, y = (np.asarray(a) for a in TRAIN)
     p = params0(seed=12)
     W1, b1, W2, b2 = (np.asarray(a, np.float64) for a in (p[0].W, p[0].b, p[1].W, p[1].b))
-    for activation, f in ((bp.RELU, lambda z: np.maximum(z, 0)), (bp.TANH, np.tanh)):
+    for activation, f in ((RELU, lambda z: np.maximum(z, 0)), (TANH, np.tanh)):
         scores = f(X @ W1.T + b1) @ W2.T + b2
         log_p = scores - scores.max(axis=1, keepdims=True)
         log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
@@ -219,7 +250,7 @@ def test_evaluate_bad_input():
     X, y = TRAIN
     with pytest.raises(ValueError, match=r"^data labels must lie in \[0, 3\)"):
         tr.evaluate(params0(), X, y + 3)
-    with pytest.raises(TypeError, match="^activation must be a dlbook.backprop.Activation"):
+    with pytest.raises(TypeError, match="^activation must be a dlbook.activations.Activation"):
         tr.evaluate(params0(), X, y, activation=jax.nn.relu)
 
 
@@ -271,7 +302,8 @@ def test_diagnose_on_an_overfitting_pair_and_the_tolerance():
 def test_trend_and_diagnose_bad_input():
     with pytest.raises(ValueError, match=r"^curve must be one curve of at least 4 points \(shape \(T,\)\)"):
         tr.trend(np.ones((2, 10)))
-    with pytest.raises(ValueError, match="^curve must be one curve of at least 4 points"):
+    with pytest.raises(ValueError, match=r"^curve must have at least 4 points on its last axis \(shape \(\.\.\., T\)\), "
+                                         r"got shape \(3,\)"):
         tr.trend(np.ones(3))
     with pytest.raises(ValueError, match="^tol must be > 0"):
         tr.trend(FALLING, tol=0.0)
@@ -307,15 +339,15 @@ def test_window_means_and_bad_input():
 
 
 def test_input_sensitivity_against_finite_differences():
-    params = bp.init_mlp((5, 7, 3), key=jax.random.key(0))
+    params = mdl.init_mlp((5, 7, 3), key=jax.random.key(0))
     X = jax.random.normal(jax.random.key(1), (4, 5))
-    f = lambda x: bp.forward(params, x[None], activation=bp.TANH, output=bp.IDENTITY).activations[-1][0]
+    f = lambda x: mdl.forward(params, x[None], activation=TANH, output=IDENTITY).activations[-1][0]
     eps = 1e-3
     norms = []
     for x in np.asarray(X, np.float64):
         J = np.stack([(np.asarray(f(jnp.asarray(x + eps * e, jnp.float32))) - np.asarray(f(jnp.asarray(x - eps * e, jnp.float32))))
                       / (2 * eps) for e in np.eye(5)], axis=1)
         norms.append(np.linalg.norm(J))
-    np.testing.assert_allclose(float(tr.input_sensitivity(params, X, activation=bp.TANH)), np.mean(norms), rtol=2e-3)
+    np.testing.assert_allclose(float(tr.input_sensitivity(params, X, activation=TANH)), np.mean(norms), rtol=2e-3)
     with pytest.raises(ValueError, match=r"^X must have shape \(B, 5\)"):
         tr.input_sensitivity(params, X[:, :4])

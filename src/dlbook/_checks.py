@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -106,8 +107,60 @@ def check_key(name: str, key: Any, *, legacy: bool = False) -> None:
 
 
 def check_callable(name: str, f: Any) -> None:
+    """Raise ``TypeError`` unless ``f`` is callable."""
     if not callable(f):
         raise TypeError(f"{name} must be callable, got {type(f).__name__}")
+
+
+def check_scalar(name: str, x: Any, what: str = "() (a scalar)") -> Any:
+    """Raise ``ValueError`` unless ``x`` is a scalar (vmap over the caller for several values)."""
+    x = as_array(name, x)
+    check_ndim(name, x, 0, what)
+    return x
+
+
+def check_learning_rate(learning_rate: Any, name: str = "learning_rate") -> None:
+    """One learning rate ``α``: a finite scalar > 0 (traced: only the shape is checked)."""
+    check_positive(name, learning_rate)
+    check_scalar(name, learning_rate)
+
+
+def check_probability(name: str, p: Any, what: str) -> None:
+    """A scalar in ``[0, 1)`` such as a dropout rate or a momentum ``γ``; ``what`` names it in the message."""
+    check_finite(name, p)
+    check_scalar(name, p, "() (a scalar; vmap over the caller for several)")
+    if is_concrete(p) and not 0 <= float(np.asarray(p)) < 1:
+        raise ValueError(f"{name} must be {what} in [0, 1), got {np.asarray(p).tolist()}")
+
+
+def check_batch_size(batch_size: Any, n: int) -> int:
+    """A batch size: an int in ``[1, n]`` (``n`` the number of examples)."""
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    if batch_size > n:
+        raise ValueError(f"batch_size must be <= n = {n} (the number of examples), got {batch_size}")
+    return batch_size
+
+
+def check_image_shape(image_shape: Any) -> tuple[int, int]:
+    """An image's ``(height, width)``: two ints ≥ 1."""
+    if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2:
+        raise ValueError(f"image_shape must be (height, width), got {image_shape!r}")
+    return check_int("image_shape[0]", image_shape[0], minimum=1), check_int("image_shape[1]", image_shape[1], minimum=1)
+
+
+def check_bool(name: str, x: Any) -> bool:
+    """Raise ``TypeError`` unless ``x`` is ``True`` or ``False``."""
+    if not isinstance(x, bool):
+        raise TypeError(f"{name} must be True or False, got {x!r}")
+    return x
+
+
+def check_optimizer(name: str, opt: Any) -> None:
+    """An optimizer: an object with callable ``init`` and ``update`` (a :class:`dlbook.optim.GradientTransformation`,
+    or an optax one)."""
+    if not (callable(getattr(opt, "init", None)) and callable(getattr(opt, "update", None))):
+        raise TypeError(f"{name} must be a GradientTransformation with init and update (e.g. dlbook.optim.sgd(0.1)), "
+                        f"got {type(opt).__name__}")
 
 
 def _short(arr: np.ndarray) -> str:
@@ -116,3 +169,39 @@ def _short(arr: np.ndarray) -> str:
     flat = arr.ravel()
     body = np.array2string(flat[:6], precision=4, separator=", ")
     return body if flat.size <= 6 else body[:-1] + ", ...] (shape " + str(arr.shape) + ")"
+
+
+def check_params(name: str, w0: Any) -> Any:
+    """Starting parameters: a pytree of finite real arrays (a list of numbers is a vector), as floats."""
+    if isinstance(w0, list) and all(isinstance(v, (int, float, np.number)) for v in w0):  # a reader's [1.0, 2.0]: a vector
+        w0 = as_array(name, w0)
+    leaves = jax.tree_util.tree_leaves(w0)
+    if not leaves:
+        raise ValueError(f"{name} must contain at least one array, got {w0!r}")
+    for leaf in leaves:
+        arr = as_array(name, leaf)
+        if not jnp.issubdtype(arr.dtype, jnp.floating) and not jnp.issubdtype(arr.dtype, jnp.integer):
+            raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        check_finite(name, arr)
+    return jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=jnp.result_type(float)), w0)
+
+
+def check_rows(data: Any, name: str = "data") -> tuple:
+    """A non-empty tuple of arrays with the same leading axis (one row per example), as jax arrays."""
+    if not isinstance(data, (tuple, list)) or not data:
+        raise TypeError(f"{name} must be a tuple of arrays with one row per example, got {type(data).__name__}")
+    arrays = tuple(jnp.asarray(as_array(f"{name}[{i}]", a)) for i, a in enumerate(data))
+    n = arrays[0].shape[0] if arrays[0].ndim else None
+    if n is None or any(a.ndim == 0 or a.shape[0] != n for a in arrays):
+        raise ValueError(f"{name} must be arrays with the same leading axis (one row per example), got shapes "
+                         f"{[tuple(a.shape) for a in arrays]}")
+    return arrays
+
+
+def check_batches(data: Any, batch_size: Any, key: Any, name: str = "data") -> tuple[tuple, int, int]:
+    """The checks shared by the mini-batch functions: data rows, a batch size that fits, a key."""
+    data = check_rows(data, name)
+    n = data[0].shape[0]
+    batch_size = check_batch_size(batch_size, n)
+    check_key("key", key)
+    return data, n, batch_size

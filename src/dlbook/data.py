@@ -23,6 +23,7 @@ from jax.typing import ArrayLike
 
 from dlbook._checks import (
     as_array,
+    check_batch_size,
     check_finite,
     check_int,
     check_key,
@@ -65,6 +66,14 @@ def linear_regression_data(
 
     Returns:
       ``(X, y)`` with shapes ``(n, d)`` and ``(n,)``.
+
+    Example:
+      >>> w, lo, hi = jnp.array([2.0, -1.0]), jnp.array([0.0, 10.0]), jnp.array([1.0, 20.0])
+      >>> X, y = linear_regression_data(5, w, 0.5, low=lo, high=hi, noise=0.0, key=jax.random.key(0))
+      >>> X.shape, bool(jnp.allclose(y, X @ w + 0.5)), bool(jnp.all((lo <= X) & (X <= hi)))   # noise 0: y = Xw + b
+      ((5, 2), True, True)
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
     """
     n = check_int("n", n, minimum=1)
     w = as_array("weights", weights)
@@ -89,7 +98,15 @@ def linear_regression_data(
 
 
 class Scaler(NamedTuple):
-    """A fitted affine normalisation ``x' = (x − shift) / scale``, per feature."""
+    """A fitted affine normalisation ``x' = (x − shift) / scale``, per feature (``shift`` and ``scale`` are ``(d,)``).
+
+    Example:
+      >>> s = Scaler(shift=jnp.array([1.0]), scale=jnp.array([2.0]))
+      >>> normalize(jnp.array([[5.0]]), s).tolist()            # (5 − 1)/2
+      [[2.0]]
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
+    """
 
     shift: Array
     scale: Array
@@ -109,6 +126,18 @@ def fit_minmax(X: ArrayLike) -> Scaler:
 
     Args:
       X: training features, shape ``(n, d)``.
+
+    Returns:
+      :class:`Scaler` with ``shift = min x`` and ``scale = max x − min x``.
+
+    Example:
+      >>> s = fit_minmax(jnp.array([[0.0, 10.0, 7.0], [2.0, 30.0, 7.0]]))
+      >>> s.shift.tolist(), s.scale.tolist()                   # min; max − min (a constant column: 1)
+      ([0.0, 10.0, 7.0], [2.0, 20.0, 1.0])
+
+    Reference: ``ch01-lecun2012efficient``.
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
     """
     X = _check_features(X)
     lo, hi = X.min(axis=0), X.max(axis=0)
@@ -123,6 +152,18 @@ def fit_standardize(X: ArrayLike) -> Scaler:
 
     Args:
       X: training features, shape ``(n, d)``.
+
+    Returns:
+      :class:`Scaler` with ``shift = μ`` and ``scale = σ`` (the population standard deviation).
+
+    Example:
+      >>> s = fit_standardize(jnp.array([[1.0, 4.0], [3.0, 4.0]]))
+      >>> s.shift.tolist(), s.scale.tolist()                   # μ = 2, σ = √((1 + 1)/2) = 1; a constant column: 1
+      ([2.0, 4.0], [1.0, 1.0])
+
+    Reference: ``ch01-lecun2012efficient``.
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
     """
     X = _check_features(X)
     mu, sd = X.mean(axis=0), X.std(axis=0)
@@ -133,12 +174,23 @@ def fit_standardize(X: ArrayLike) -> Scaler:
 
 
 def normalize(X: ArrayLike, scaler: Scaler) -> Array:
-    """Apply a fitted :class:`Scaler`: ``(X − shift) / scale``.
+    """Apply a fitted :class:`Scaler`: ``x' = (x − shift) / scale``, to training and test data alike.
+
+    Args:
+      X: features, shape ``(n, d)``.
+      scaler: a :class:`Scaler` fitted on the training data (:func:`fit_minmax`, :func:`fit_standardize`).
+
+    Returns:
+      ``(n, d)``.
 
     Example:
       >>> X = jnp.array([[0.0, 10.0], [2.0, 30.0]])
-      >>> normalize(X, fit_minmax(X)).tolist()
+      >>> normalize(X, fit_minmax(X)).tolist()                 # (x − min)/(max − min) per column
       [[0.0, 0.0], [1.0, 1.0]]
+
+    Reference: ``ch01-lecun2012efficient``.
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
     """
     X = _check_features(X)
     if not isinstance(scaler, Scaler):
@@ -158,16 +210,19 @@ DATASETS = {
 
 
 def load_dataset(name: str) -> tuple[Array, Array, tuple[str, ...]]:
-    """A real data set shipped with scikit-learn: features ``X`` ``(n, d)`` float32, labels ``y`` ``(n,)`` int32,
-    and the feature names.
+    """A real data set shipped with scikit-learn: features ``X`` ``(n, d)`` float32, labels ``y`` ``(n,)`` int32, names.
+
+    Nothing is downloaded.  The feature names come as a tuple of ``d`` strings.
 
     Args:
       name: one of :data:`DATASETS` (``"breast_cancer"``, ``"digits"``, ``"iris"``, ``"wine"``).
 
     Example:
       >>> X, y, names = load_dataset("breast_cancer")
-      >>> X.shape, int(y.sum()), names[0]
+      >>> X.shape, int(y.sum()), names[0]          # 569 tumours × 30 features, 357 of them benign (label 1)
       ((569, 30), 357, 'mean radius')
+
+    Chapter: ``book/ch02_backprop.ipynb``.
     """
     if name not in DATASETS:
         raise ValueError(f"name must be one of {sorted(DATASETS)}, got {name!r}")
@@ -179,15 +234,25 @@ def load_dataset(name: str) -> tuple[Array, Array, tuple[str, ...]]:
 
 
 def split(X: ArrayLike, y: ArrayLike, *, key: Array, fractions: tuple[float, ...] = (0.75, 0.25)) -> list[tuple[Array, Array]]:
-    """Shuffle the rows with ``key`` and cut them into parts of the given fractions (train / test, or
-    train / validation / test).
+    """Shuffle the rows with ``key`` and cut them into parts of the given fractions (train / (validation /) test).
 
-    Every row lands in exactly one part; part sizes are rounded down except the last, which takes the rest.
+    Every row lands in exactly one part; part ``k`` has ``⌊fₖ n⌋`` rows, except the last, which takes the rest.
+
+    Args:
+      X: features, ``(n, d)``.
+      y: labels or targets, ``(n, ...)``.
+      key: the ``jax.random`` key of the shuffle.
+      fractions: two or more positive fractions summing to 1.
+
+    Returns:
+      a list of ``(X_part, y_part)`` pairs, one per fraction.
 
     Example:
       >>> X, y = jnp.arange(20.0).reshape(10, 2), jnp.arange(10)
-      >>> [len(p[1]) for p in split(X, y, key=jax.random.key(0), fractions=(0.6, 0.2, 0.2))]
+      >>> [len(p[1]) for p in split(X, y, key=jax.random.key(0), fractions=(0.6, 0.2, 0.2))]   # ⌊6⌋, ⌊2⌋, 10 − 8
       [6, 2, 2]
+
+    Chapter: ``book/ch02_backprop.ipynb``.
     """
     X, y = as_array("X", X), as_array("y", y)
     check_ndim("X", X, 2, "(n, d)")
@@ -235,10 +300,12 @@ def make_2d(name: str, n: int, *, key: Array, noise: float = 0.1) -> tuple[Array
 
     Example:
       >>> X, y = make_2d("circles", 100, key=jax.random.key(0), noise=0.0)
-      >>> X.shape, int(y.sum())
+      >>> X.shape, int(y.sum())                                # class 1 has n − n // 2 = 50 points
       ((100, 2), 50)
-      >>> bool(jnp.allclose(jnp.linalg.norm(X[y == 1], axis=1), 0.5))
+      >>> bool(jnp.allclose(jnp.linalg.norm(X[y == 1], axis=1), 0.5))   # on the circle of radius 1/2
       True
+
+    Chapter: ``book/ch03_activations.ipynb``.
     """
     if name not in SHAPES_2D:
         raise ValueError(f"name must be one of {sorted(SHAPES_2D)}, got {name!r}")
@@ -275,13 +342,25 @@ def sine_data(n: int, *, key: Array, noise: float = 0.2, even: bool = False) -> 
 
     One full period of a sine on ``[−1, 1]``: a straight line cannot follow it, a cubic can, and a
     polynomial with as many coefficients as points passes through every noisy point (Bishop's example
-    with ``sin 2πx`` on ``[0, 1]``, moved to ``[−1, 1]``).  With ``even=True`` the ``x`` are evenly spaced
-    from −1 to 1 (as in Bishop's training set; only ``ε`` is random).
+    with ``sin 2πx`` on ``[0, 1]``, moved to ``[−1, 1]``).
+
+    Args:
+      n: number of points (≥ 1).
+      key: a ``jax.random`` key (keyword-only).
+      noise: standard deviation of ``ε`` (≥ 0).
+      even: evenly spaced ``x`` from −1 to 1 (as in Bishop's training set; only ``ε`` is random).
 
     Example:
       >>> x, y = sine_data(1000, key=jax.random.key(0), noise=0.0)
       >>> bool(jnp.allclose(y, jnp.sin(jnp.pi * x))), bool(jnp.all(jnp.abs(x) <= 1))
       (True, True)
+      >>> x, y = sine_data(3, key=jax.random.key(0), noise=0.0, even=True)
+      >>> x.tolist(), bool(jnp.allclose(y, 0.0, atol=1e-6))    # sin(−π) = sin 0 = sin π = 0
+      ([-1.0, 0.0, 1.0], True)
+
+    Reference: ``ch05-bishop2006pattern``.
+
+    Chapter: ``book/ch05_regularization.ipynb``.
     """
     n = check_int("n", n, minimum=1)
     check_non_negative("noise", noise)
@@ -301,15 +380,22 @@ def epoch_batches(n: int, batch_size: int, *, key: Array) -> Array:
     last ``n mod batch_size`` shuffled indices sit this epoch out (a new ``key`` each epoch leaves out
     others).  Jit-friendly: ``key`` may be traced, the shapes depend only on ``n`` and ``batch_size``.
 
+    Args:
+      n: the number of examples, ≥ 1.
+      batch_size: rows per batch, in ``[1, n]``.
+      key: the ``jax.random`` key of the shuffle.
+
     Example:
       >>> idx = epoch_batches(10, 4, key=jax.random.key(0))
-      >>> idx.shape, len(set(idx.ravel().tolist()))           # 2 batches of 4 distinct examples; 2 left out
+      >>> idx.shape, len(set(idx.ravel().tolist()))           # 10 // 4 = 2 batches of 4 distinct examples; 2 left out
       ((2, 4), 8)
+
+    Reference: ``ch01-ruder2016overview``.
+
+    Chapter: ``book/ch06_batch_momentum.ipynb``.
     """
     n = check_int("n", n, minimum=1)
-    batch_size = check_int("batch_size", batch_size, minimum=1)
-    if batch_size > n:
-        raise ValueError(f"batch_size must be <= n = {n} (the number of examples), got {batch_size}")
+    batch_size = check_batch_size(batch_size, n)
     check_key("key", key)
     order = jax.random.permutation(key, n)
     return order[: n // batch_size * batch_size].reshape(n // batch_size, batch_size)

@@ -22,32 +22,49 @@ Chapters: ``book/ch01_gradient_descent.ipynb`` (MSE for linear regression), ``bo
 
 from __future__ import annotations
 
+from typing import Callable, NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
 from dlbook._checks import as_array, check_choice, check_positive, is_concrete
+from dlbook.activations import log_softmax, softmax
 
 Array = jax.Array
 
 __all__ = [
     "REDUCTIONS", "mse", "rmse", "mae", "huber", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "multilabel_binary_cross_entropy", "cross_entropy", "cross_entropy_with_logits", "entropy", "kl_divergence",
+    "Loss", "HALF_SQUARED", "BINARY_CROSS_ENTROPY", "SOFTMAX_CROSS_ENTROPY",
 ]
 
 #: What a loss does with its per-element or per-example values.
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _xlogy(x: Array, y: Array) -> Array:
-    """``x · log y`` with ``0 · log y = 0`` for any ``y``, and a zero (not nan) gradient where ``x = 0``.
+def _cross_entropy(targets: Array, log_probs: Array) -> Array:
+    """``−Σ_c y_c log p_c`` over the last axis, with ``0 · log p = 0`` for any ``p`` (even ``p = 0``, even
+    ``log p = −inf``) and a zero (not nan) gradient there.
 
-    (``jax.scipy.special.xlogy`` gives the value but a nan gradient at ``x = y = 0``, which is where a
-    one-hot label meets a softmax probability that underflowed to 0.)
+    The one cross-entropy of the library: every loss below that takes a logarithm (binary and categorical
+    cross-entropy from probabilities or from scores, multi-label, entropy ``H(P) = CE(P, P)``, KL) is this sum.
+    (``jax.scipy.special.xlogy`` gives the value but a nan gradient at ``y = p = 0``, which is where a one-hot
+    label meets a softmax probability that underflowed to 0; ``y · log_softmax(z)`` gives ``0 · (−inf) = nan``
+    for a class masked with a score of ``−inf``.)
     """
-    zero = x == 0
-    return jnp.where(zero, 0.0, x * jnp.log(jnp.where(zero, 1.0, y)))
+    return 0.0 - jnp.sum(jnp.where(targets == 0, 0.0, targets * log_probs), axis=-1)  # 0 − x: no −0.0
+
+
+def _log(p: Array, targets: Array) -> Array:
+    """``log p`` where the target is not 0 (elsewhere ``log 1``: the value is masked, and so is its gradient)."""
+    return jnp.log(jnp.where(targets == 0, 1.0, p))
+
+
+def _two_classes(yes: Array, no: Array) -> Array:
+    """A yes/no quantity per element as a distribution over the two outcomes (a new last axis)."""
+    return jnp.stack([yes, no], axis=-1)
 
 
 def _reduce(values: Array, reduction: str) -> Array:
@@ -85,32 +102,35 @@ def _distributions(name: str, p: Array) -> None:
         raise ValueError(f"{name} must sum to 1 along the last axis (one distribution per row)")
 
 
-def _one_hot(name: str, y: Array) -> None:
-    if y.ndim < 1:
-        raise ValueError(f"{name} must be one-hot rows (..., classes), got a scalar")
-    if is_concrete(y):
-        yn = np.asarray(y)
-        if not (((yn == 0) | (yn == 1)).all() and (yn.sum(axis=-1) == 1).all()):
-            raise ValueError(f"{name} must be one-hot along the last axis (a single 1 and zeros in each row)")
-
-
 def mse(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") -> Array:
     """Mean squared error (L2 loss) ``𝓛 = (1/n) Σᵢ (yᵢ − ŷᵢ)²``; per element ``(yᵢ − ŷᵢ)²``.
 
+    Args:
+      predictions, targets: ``ŷ`` and ``y``, the same shape (any).
+      reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (the per-element values).
+
     Example:
-      >>> float(mse(jnp.array([1.0, 2.0]), jnp.array([1.0, 4.0])))
+      >>> float(mse(jnp.array([1.0, 2.0]), jnp.array([1.0, 4.0])))      # ((1 − 1)² + (2 − 4)²)/2
       2.0
+
+    Chapter: ``book/ch04_losses.ipynb`` (the loss of linear regression in ``book/ch01_gradient_descent.ipynb``).
     """
     p, t = _same_shape("predictions", predictions, "targets", targets)
     return _reduce((p - t) ** 2, reduction)
 
 
 def rmse(predictions: ArrayLike, targets: ArrayLike) -> Array:
-    """Root mean squared error ``√MSE``, in the units of the targets (a single number: no reduction).
+    """Root mean squared error ``√MSE = √((1/n) Σᵢ (yᵢ − ŷᵢ)²)``, in the units of the targets (a single number).
+
+    Args:
+      predictions, targets: ``ŷ`` and ``y``, the same shape (any).
 
     Example:
-      >>> float(rmse(jnp.array([1.0, 2.0]), jnp.array([1.0, 4.0])))
-      1.4142135381698608
+      >>> e = rmse(jnp.array([1.0, 2.0]), jnp.array([1.0, 4.0]))
+      >>> round(float(e), 6), round(float(np.sqrt(((1 - 1) ** 2 + (2 - 4) ** 2) / 2)), 6)      # √MSE = √2
+      (1.414214, 1.414214)
+
+    Chapter: ``book/ch04_losses.ipynb``.
     """
     return jnp.sqrt(mse(predictions, targets))
 
@@ -120,9 +140,15 @@ def mae(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") 
 
     Its gradient is ``sign(ŷᵢ − yᵢ)/n``, taken as 0 where the error is exactly 0 (``jnp.abs`` would give 1).
 
+    Args:
+      predictions, targets: ``ŷ`` and ``y``, the same shape (any).
+      reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (the per-element values).
+
     Example:
-      >>> float(mae(jnp.array([1.0, 2.0]), jnp.array([1.0, 4.0])))
+      >>> float(mae(jnp.array([1.0, 2.0]), jnp.array([1.0, 4.0])))      # (|1 − 1| + |2 − 4|)/2
       1.0
+
+    Chapter: ``book/ch04_losses.ipynb``.
     """
     p, t = _same_shape("predictions", predictions, "targets", targets)
     e = p - t
@@ -130,14 +156,22 @@ def mae(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") 
 
 
 def huber(predictions: ArrayLike, targets: ArrayLike, *, delta: float = 1.0, reduction: str = "mean") -> Array:
-    """Huber loss: ``½e²`` for ``|e| ≤ δ`` and ``δ(|e| − δ/2)`` beyond, with ``e = ŷ − y``.
+    """Huber loss: ``ℓ_δ(e) = ½e²`` for ``|e| ≤ δ`` and ``δ(|e| − δ/2)`` beyond, with ``e = ŷ − y``.
 
     Quadratic (like MSE) for small errors, linear (like MAE) for large ones; the two pieces meet with the
     same value and slope at ``|e| = δ``.  The same as ``optax.huber_loss``.
 
+    Args:
+      predictions, targets: ``ŷ`` and ``y``, the same shape (any).
+      delta: the threshold ``δ > 0``.
+      reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (the per-element values).
+
     Example:
-      >>> huber(jnp.array([0.5, 3.0]), jnp.zeros(2), reduction="none").tolist()
+      >>> huber(jnp.array([0.5, 3.0]), jnp.zeros(2), reduction="none").tolist()   # ½·0.5², then 1·(3 − ½)
       [0.125, 2.5]
+
+    Reference: ``huber1964robust``.
+    Chapter: ``book/ch04_losses.ipynb``.
     """
     p, t = _same_shape("predictions", predictions, "targets", targets)
     check_positive("delta", delta)
@@ -151,44 +185,67 @@ def binary_cross_entropy(probabilities: ArrayLike, labels: ArrayLike, *, reducti
     Zero only where ``p = y``.  A probability of exactly 0 or 1 on the wrong side costs ``+inf``; compute
     from scores with :func:`binary_cross_entropy_with_logits` to stay finite.
 
+    Args:
+      probabilities: ``p ∈ [0, 1]``, any shape.
+      labels: ``y ∈ [0, 1]``, the same shape.
+      reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (the per-element values).
+
     Example:
-      >>> round(float(binary_cross_entropy(jnp.array([0.8]), jnp.array([1.0]))), 4)   # −ln 0.8
-      0.2231
+      >>> loss = binary_cross_entropy(jnp.array([0.8]), jnp.array([1.0]))
+      >>> round(float(loss), 4), round(-float(1 * np.log(0.8) + 0 * np.log(1 - 0.8)), 4)   # −[y log p + (1−y) log(1−p)]
+      (0.2231, 0.2231)
+
+    Chapter: ``book/ch04_losses.ipynb``.
     """
     p, y = _same_shape("probabilities", probabilities, "labels", labels)
     _in_unit_interval("probabilities", p)
     _in_unit_interval("labels", y)
-    return _reduce(0.0 - (_xlogy(y, p) + _xlogy(1 - y, 1 - p)), reduction)  # 0 − x: no −0.0
+    y2 = _two_classes(y, 1 - y)
+    return _reduce(_cross_entropy(y2, _log(_two_classes(p, 1 - p), y2)), reduction)
 
 
 def binary_cross_entropy_with_logits(logits: ArrayLike, labels: ArrayLike, *, reduction: str = "mean") -> Array:
     """Binary cross-entropy of ``p = σ(z)`` computed from the score ``z``, finite for any ``z``.
 
-    ``−[y log σ(z) + (1 − y) log(1 − σ(z))] = max(z, 0) − z·y + log(1 + e^{−|z|})``: no ``σ`` is ever
-    rounded to 0 or 1 first, and the gradient is ``σ(z) − y``.  The same as
+    ``−[y log σ(z) + (1 − y) log σ(−z)]`` with ``log σ(z) = −softplus(−z)`` (since ``1 − σ(z) = σ(−z)``): no
+    ``σ`` is ever rounded to 0 or 1 first, and the gradient is ``σ(z) − y`` everywhere, also at ``z = 0``
+    (where a ``max(z, 0)`` and ``|z|`` form would pick one side of each kink).  The same as
     ``optax.sigmoid_binary_cross_entropy``.
 
+    Args:
+      logits: the scores ``z``, any shape.
+      labels: ``y ∈ [0, 1]``, the same shape.
+      reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (the per-element values).
+
     Example:
-      >>> float(binary_cross_entropy_with_logits(jnp.array([-100.0]), jnp.array([1.0])))   # σ(−100) ≈ e^{−100}
+      >>> float(binary_cross_entropy_with_logits(jnp.array([-100.0]), jnp.array([1.0])))   # −log σ(−100) ≈ 100 + e^{−100}
       100.0
+
+    Chapter: ``book/ch04_losses.ipynb``.
     """
     z, y = _same_shape("logits", logits, "labels", labels)
     _in_unit_interval("labels", y)
-    # softplus(z) − z·y, written so that neither branch loses digits; the gradient is σ(z) − y everywhere
-    # (also at z = 0, where a max(z, 0) and |z| form would pick one side of each kink)
-    per = jnp.where(z >= 0, jax.nn.softplus(-z) + z * (1 - y), jax.nn.softplus(z) - z * y)
-    return _reduce(per, reduction)
+    log_p = _two_classes(jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z))
+    return _reduce(_cross_entropy(_two_classes(y, 1 - y), log_p), reduction)
 
 
 def multilabel_binary_cross_entropy(probabilities: ArrayLike, labels: ArrayLike, *, reduction: str = "mean") -> Array:
     """Multi-label loss: one binary cross-entropy per label, summed over the labels of each example.
 
-    ``probabilities`` and ``labels`` are ``(..., labels)``; each label is a separate yes/no question, so
-    the probabilities of one example need not sum to 1.  Per example: ``Σ_c BCE(p_c, y_c)``.
+    Each label is a separate yes/no question, so the probabilities of one example need not sum to 1.  Per
+    example: ``Σ_c −[y_c log p_c + (1 − y_c) log(1 − p_c)]``.
+
+    Args:
+      probabilities: ``p ∈ [0, 1]``, ``(..., labels)``.
+      labels: ``y ∈ [0, 1]``, the same shape.
+      reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (the per-example values ``(...)``).
 
     Example:
-      >>> round(float(multilabel_binary_cross_entropy(jnp.array([0.8, 0.9, 0.1]), jnp.array([1.0, 1.0, 0.0]))), 3)
-      0.434
+      >>> loss = multilabel_binary_cross_entropy(jnp.array([0.8, 0.9, 0.1]), jnp.array([1.0, 1.0, 0.0]))
+      >>> round(float(loss), 4), round(-float(np.log(0.8) + np.log(0.9) + np.log(1 - 0.1)), 4)   # one BCE per label, summed
+      (0.4339, 0.4339)
+
+    Chapter: ``book/ch04_losses.ipynb``.
     """
     p, y = _same_shape("probabilities", probabilities, "labels", labels)
     if p.ndim < 1:
@@ -198,37 +255,52 @@ def multilabel_binary_cross_entropy(probabilities: ArrayLike, labels: ArrayLike,
 
 
 def cross_entropy(probabilities: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") -> Array:
-    """Categorical cross-entropy ``−Σ_c y_c log p_c`` per example, with one-hot ``targets``.
+    """Categorical cross-entropy ``−Σ_c y_c log p_c`` per example.
 
-    ``probabilities`` ``(..., classes)`` holds one distribution per example (each row sums to 1), e.g. a
-    softmax output.  With one-hot targets the loss is ``−log p`` of the true class.
+    Args:
+      probabilities: ``(..., classes)``, one distribution per example (each row sums to 1), e.g. a softmax output.
+      targets: the same shape; one-hot rows (then the loss is ``−log p`` of the true class) or soft ones
+        (label smoothing, a teacher's probabilities).
+      reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (the per-example values ``(...)``).
 
     Example:
       >>> p = jnp.array([0.1, 0.1, 0, 0, 0, 0.7, 0, 0.1, 0, 0])   # the digit "5"
-      >>> round(float(cross_entropy(p, jax.nn.one_hot(5, 10))), 4)
-      0.3567
+      >>> round(float(cross_entropy(p, jax.nn.one_hot(5, 10))), 4), round(-float(np.log(0.7)), 4)   # −log p_5
+      (0.3567, 0.3567)
+
+    Chapter: ``book/ch04_losses.ipynb``.
     """
     p, y = _same_shape("probabilities", probabilities, "targets", targets)
+    if p.ndim < 1:
+        raise ValueError("probabilities must be rows (..., classes), got a scalar")
     _distributions("probabilities", p)
-    _one_hot("targets", y)
-    return _reduce(0.0 - jnp.sum(_xlogy(y, p), axis=-1), reduction)
+    _distributions("targets", y)
+    return _reduce(_cross_entropy(y, _log(p, y)), reduction)
 
 
 def cross_entropy_with_logits(logits: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") -> Array:
-    """Categorical cross-entropy of ``softmax(z)`` computed from the scores ``z`` (log-sum-exp), with
-    one-hot ``targets``: ``−Σ_c y_c (z_c − max z − log Σ_j e^{z_j − max z})``, finite for any scores.
+    """Categorical cross-entropy of ``softmax(z)`` computed from the scores ``z``, finite for any scores.
 
-    The same as ``optax.softmax_cross_entropy``.
+    ``−Σ_c y_c (z_c − max z − log Σ_j e^{z_j − max z})`` (log-sum-exp); the gradient is ``softmax(z) − y``.
+    A class masked with a score of ``−inf`` and a target of 0 costs nothing.  The same as
+    ``optax.softmax_cross_entropy``.
+
+    Args:
+      logits: the scores ``z``, ``(..., classes)``.
+      targets: the same shape, one distribution per row, one-hot or soft (as :func:`cross_entropy`).
+      reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (the per-example values ``(...)``).
 
     Example:
-      >>> float(cross_entropy_with_logits(jnp.array([1000.0, 0.0]), jnp.array([0.0, 1.0])))
+      >>> float(cross_entropy_with_logits(jnp.array([1000.0, 0.0]), jnp.array([0.0, 1.0])))   # 1000 + log(1 + e^{−1000})
       1000.0
+
+    Chapter: ``book/ch04_losses.ipynb``.
     """
     z, y = _same_shape("logits", logits, "targets", targets)
-    _one_hot("targets", y)
-    # where, not y·log_softmax: a class masked with a score of −inf has log-probability −inf, and 0·(−inf) = nan
-    log_p = jax.nn.log_softmax(z, axis=-1)
-    return _reduce(0.0 - jnp.sum(jnp.where(y == 0, 0.0, y * log_p), axis=-1), reduction)
+    if y.ndim < 1:
+        raise ValueError("targets must be rows (..., classes), got a scalar")
+    _distributions("targets", y)
+    return _reduce(_cross_entropy(y, log_softmax(z)), reduction)
 
 
 def entropy(probabilities: ArrayLike) -> Array:
@@ -236,16 +308,24 @@ def entropy(probabilities: ArrayLike) -> Array:
 
     0 for a certain outcome, ``log K`` (the maximum) for the uniform distribution over ``K`` outcomes.
 
+    Args:
+      probabilities: ``(..., K)``, each row sums to 1; the result is ``(...)``.
+
     Example:
-      >>> round(float(entropy(jnp.full(4, 0.25))), 4)   # log 4
-      1.3863
+      >>> round(float(entropy(jnp.full(4, 0.25))), 4), round(-float(4 * 0.25 * np.log(0.25)), 4)   # log 4
+      (1.3863, 1.3863)
+      >>> float(entropy(jnp.array([1.0, 0.0])))              # a certain outcome: −1 log 1 − 0 log 0
+      0.0
+
+    Reference: ``shannon1948mathematical``.
+    Chapter: ``book/ch04_losses.ipynb``.
     """
     p = jnp.asarray(as_array("probabilities", probabilities))
     if p.ndim < 1:
         raise ValueError("probabilities must have an outcomes axis (..., K), got a scalar")
     p = p.astype(jnp.result_type(p.dtype, jnp.float32))
     _distributions("probabilities", p)
-    return 0.0 - jnp.sum(_xlogy(p, p), axis=-1)
+    return _cross_entropy(p, _log(p, p))
 
 
 def kl_divergence(p: ArrayLike, q: ArrayLike) -> Array:
@@ -254,13 +334,59 @@ def kl_divergence(p: ArrayLike, q: ArrayLike) -> Array:
     Zero only when ``P = Q``; not symmetric.  ``KL(Y‖P) = cross-entropy(P, Y) − H(Y)``, so for one-hot
     ``Y`` it equals the cross-entropy.
 
+    Args:
+      p, q: the distributions ``P`` and ``Q``, ``(..., K)``, each row sums to 1; the result is ``(...)``.
+
     Example:
-      >>> round(float(kl_divergence(jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1]))), 4)
-      0.5108
+      >>> kl = kl_divergence(jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1]))
+      >>> round(float(kl), 4), round(float(0.5 * np.log(0.5 / 0.9) + 0.5 * np.log(0.5 / 0.1)), 4)   # = log(5/3)
+      (0.5108, 0.5108)
+
+    Reference: ``kullback1951information``.
+    Chapter: ``book/ch04_losses.ipynb``.
     """
     p, q = _same_shape("p", p, "q", q)
     if p.ndim < 1:
         raise ValueError("p must have an outcomes axis (..., K), got a scalar")
     _distributions("p", p)
     _distributions("q", q)
-    return jnp.sum(_xlogy(p, p) - _xlogy(p, q), axis=-1)
+    return _cross_entropy(p, _log(q, p)) - _cross_entropy(p, _log(p, p))
+
+
+class Loss(NamedTuple):
+    """A per-example loss ``ℓ(a, y)`` of a network's output ``a^L`` and its gradient ``∂ℓ/∂a``, written out.
+
+    ``value(a, y)`` maps ``(B, n_L) × (B, n_L)`` to ``(B,)`` (summed over the outputs of each example) and is
+    one of the losses above; ``grad(a, y)`` is its derivative, the start of the hand-written backward pass
+    (:func:`dlbook.backprop.backward`); the tests check it against ``jax.grad`` of ``value``.
+
+    Example:
+      >>> a, y = jnp.array([[1.0, 3.0]]), jnp.array([[0.0, 1.0]])
+      >>> HALF_SQUARED.value(a, y).tolist(), HALF_SQUARED.grad(a, y).tolist()   # ½‖y − a‖² = ½(1 + 4); a − y
+      ([2.5], [[1.0, 2.0]])
+
+    Chapter: ``book/ch04_losses.ipynb`` (``HALF_SQUARED`` is the loss of ``book/ch02_backprop.ipynb``).
+    """
+
+    name: str
+    value: Callable[[Array, Array], Array]
+    grad: Callable[[Array, Array], Array]
+
+
+def _bce_grad(a: Array, y: Array) -> Array:
+    # −y/a + (1 − y)/(1 − a), each term 0 where its target weight is 0 (the 0·log 0 = 0 convention of the value):
+    # finite at a = y = 0 and a = y = 1, where a sigmoid output then gives δ = ∂ℓ/∂a · a(1 − a) = a − y = 0
+    return jnp.where(y == 0, 0.0, -y / jnp.where(y == 0, 1.0, a)) + jnp.where(y == 1, 0.0, (1 - y) / jnp.where(y == 1, 1.0, 1 - a))
+
+
+#: ``½‖y − a‖²`` per example, the loss of the network of chapter 2: ``∂ℓ/∂a = a − y``.
+HALF_SQUARED = Loss("½‖y − a‖²", lambda a, y: 0.5 * jnp.sum(mse(a, y, reduction="none"), axis=-1), lambda a, y: a - y)
+#: Binary cross-entropy of probabilities ``a ∈ [0, 1]`` (a sigmoid output), summed over the outputs:
+#: ``∂ℓ/∂a = (a − y)/(a(1 − a))``, so with a sigmoid output ``δ^L = a − y``.
+BINARY_CROSS_ENTROPY = Loss("binary cross-entropy",
+                            lambda a, y: multilabel_binary_cross_entropy(a, y, reduction="none"), _bce_grad)
+#: Categorical cross-entropy of ``softmax(a)`` from the scores ``a = z^L`` (use with an identity output):
+#: ``∂ℓ/∂a = softmax(a)·Σ_k y_k − y``, which is ``softmax(a) − y`` for one-hot or soft targets (rows summing to 1).
+SOFTMAX_CROSS_ENTROPY = Loss("softmax cross-entropy",
+                             lambda a, y: cross_entropy_with_logits(a, y, reduction="none"),
+                             lambda a, y: softmax(a) * jnp.sum(y, axis=-1, keepdims=True) - y)

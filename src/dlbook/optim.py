@@ -6,6 +6,10 @@ An optimizer is a :class:`GradientTransformation`: ``init(params) -> state`` and
 is ``chain(scale(-α))``, i.e. ``w ← w − α ∇𝓛(w)``; :func:`momentum` and :func:`nesterov` put
 :func:`trace` (a running sum of past gradients) in front of the same scale.
 
+One step of training is :func:`step`: the loss and its gradient at the current parameters, the optimizer's
+update, the new parameters.  Every runner of the library (:mod:`dlbook.descent`, :mod:`dlbook.training`)
+and every benchmark takes its steps with it.
+
 Hyperparameters are checked when an optimizer is *built* (not inside ``update``); a traced value (e.g. a
 learning rate swept with ``vmap``) is accepted unchecked, the sweep's caller checks the concrete array.
 
@@ -18,36 +22,63 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp  # noqa: F401 - used in the docstring examples
+import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from dlbook._checks import as_array, check_callable, check_finite, check_ndim, check_positive, is_concrete
+from dlbook._checks import check_finite, check_learning_rate, check_optimizer, check_probability
 
 __all__ = ["GradientTransformation", "EmptyState", "TraceState", "scale", "trace", "chain", "sgd", "momentum",
-           "nesterov", "apply_updates"]
+           "nesterov", "apply_updates", "step"]
 
 PyTree = Any
 
 
 class GradientTransformation(NamedTuple):
-    """``init(params) -> state`` and ``update(grads, state, params=None) -> (updates, state)``."""
+    """An optimizer, two pure functions: ``init(params) -> state``, ``update(grads, state, params) -> (updates, state)``.
+
+    The new parameters are ``apply_updates(params, updates)``, i.e. ``w_{t+1} = w_t + u_t``; for gradient descent
+    ``u_t = −α ∇𝓛(w_t)``.  The same interface as optax's, so optax optimizers run in dlbook's runners too.
+
+    Example:
+      >>> opt = sgd(0.5)
+      >>> u, state = opt.update(jnp.array([2.0]), opt.init(None))
+      >>> u.tolist()                                         # u = −α g = −0.5 · 2
+      [-1.0]
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
+    """
 
     init: Callable[[PyTree], Any]
     update: Callable[..., tuple[PyTree, Any]]
 
 
 class EmptyState(NamedTuple):
-    """State of a stateless transformation."""
+    """The state of a stateless transformation (:func:`scale`): nothing to remember between steps.
+
+    Example:
+      >>> scale(2.0).init(jnp.zeros(3))
+      EmptyState()
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
+    """
 
 
 def scale(step_size: ArrayLike) -> GradientTransformation:
     """Multiply every gradient by a constant: ``u = s · g``.
 
+    ``scale(−α)`` turns a gradient into the gradient-descent step ``−α g``; it is the last piece of :func:`sgd`,
+    :func:`momentum` and :func:`nesterov`.
+
+    Args:
+      step_size: the factor ``s``, a finite scalar (may be traced).
+
     Example:
       >>> t = scale(-0.1)
       >>> u, _ = t.update(jnp.array([1.0, 2.0]), t.init(None))
-      >>> [round(float(v), 3) for v in u]
+      >>> [round(float(v), 3) for v in u]                   # −0.1 · (1, 2)
       [-0.1, -0.2]
+
+    Chapter: ``book/ch06_batch_momentum.ipynb`` (``sgd`` of ``book/ch01_gradient_descent.ipynb`` is ``scale(−α)``).
     """
     check_finite("step_size", step_size)
 
@@ -63,53 +94,83 @@ def scale(step_size: ArrayLike) -> GradientTransformation:
 
 
 class TraceState(NamedTuple):
-    """The state of :func:`trace`: the running sum of past gradients ``m`` (same structure as the params)."""
+    """The state of :func:`trace`: the running sum of past gradients ``m`` (same structure as the params).
+
+    ``m_0 = 0`` and ``m_t = γ m_{t−1} + g_t``.
+
+    Example:
+      >>> t = trace(0.5)
+      >>> _, s = t.update(jnp.array([2.0]), t.init(jnp.zeros(1)))
+      >>> _, s = t.update(jnp.array([2.0]), s)
+      >>> s.trace.tolist()                                   # m = 0.5 · 2 + 2
+      [3.0]
+
+    Chapter: ``book/ch06_batch_momentum.ipynb``.
+    """
 
     trace: PyTree
 
 
-def trace(decay: ArrayLike, *, nesterov: bool = False) -> GradientTransformation:
+def trace(gamma: ArrayLike, *, nesterov: bool = False) -> GradientTransformation:
     """A decaying sum of past gradients: ``m ← γ m + g``; the update is ``m`` (or ``g + γ m`` with ``nesterov``).
 
     Followed by ``scale(−η)`` this is momentum as the notes write it, ``v ← γ v + η ∇J``, ``θ ← θ − v``,
     with ``v = η m`` (the two agree step for step while ``η`` is constant).  With ``nesterov=True`` the
     update ``g + γ m`` is Nesterov's accelerated gradient (Nesterov 1983; Sutskever et al. 2013) after the
     change of variables ``φ = θ − γ v`` of Bengio, Boulanger-Lewandowski and Pascanu (2013): the iterates are
-    the look-ahead points, so only the gradient at the current parameters is needed.  ``m`` starts at zero.  Same as ``optax.trace``.
+    the look-ahead points, so only the gradient at the current parameters is needed.  ``m`` starts at zero.
+    Same as ``optax.trace``.
 
     Args:
-      decay: ``γ`` in ``[0, 1)`` (may be traced).
+      gamma: the momentum ``γ`` in ``[0, 1)``, a scalar (may be traced).
       nesterov: use the look-ahead form.
 
     Example:
       >>> t = trace(0.9)
       >>> u, s = t.update(jnp.array([1.0]), t.init(jnp.zeros(1)))
       >>> u, s = t.update(jnp.array([1.0]), s)
-      >>> [round(float(v), 3) for v in u]                  # 0.9 · 1 + 1
+      >>> [round(float(v), 3) for v in u]                  # m = 0.9 · 1 + 1
       [1.9]
+      >>> t = trace(0.9, nesterov=True)
+      >>> u, s = t.update(jnp.array([1.0]), t.init(jnp.zeros(1)))
+      >>> u, s = t.update(jnp.array([1.0]), s)
+      >>> [round(float(v), 3) for v in u]                  # g + γ m = 1 + 0.9 · 1.9
+      [2.71]
+
+    Reference: ``ch06-polyak1964some``; ``ch06-bengio2013advances`` (the look-ahead form).
+
+    Chapter: ``book/ch06_batch_momentum.ipynb``.
     """
-    check_finite("decay", decay)
-    check_ndim("decay", as_array("decay", decay), 0, "() (a scalar; vmap over the optimizer for several)")
-    if is_concrete(decay) and not 0 <= float(decay) < 1:
-        raise ValueError(f"decay must be in [0, 1) (the momentum γ), got {float(decay)}")
+    check_probability("gamma", gamma, "the momentum γ")
 
     def init(params: PyTree) -> TraceState:
         return TraceState(jax.tree_util.tree_map(jnp.zeros_like, params))
 
     def update(grads: PyTree, state: TraceState, params: PyTree = None) -> tuple[PyTree, TraceState]:
         del params
-        m = jax.tree_util.tree_map(lambda g, t: g + decay * t, grads, state.trace)
-        out = jax.tree_util.tree_map(lambda g, t: g + decay * t, grads, m) if nesterov else m
+        m = jax.tree_util.tree_map(lambda g, t: g + gamma * t, grads, state.trace)
+        out = jax.tree_util.tree_map(lambda g, t: g + gamma * t, grads, m) if nesterov else m
         return out, TraceState(m)
 
     return GradientTransformation(init, update)
 
 
 def chain(*transforms: GradientTransformation) -> GradientTransformation:
-    """Apply transformations in sequence; the state is the tuple of their states."""
+    """Apply transformations in sequence: ``u = t_k(… t_2(t_1(g)))``; the state is the tuple of their states.
+
+    Args:
+      transforms: the :class:`GradientTransformation` s, applied first to last.
+
+    Example:
+      >>> t = chain(scale(2.0), scale(-0.25))
+      >>> u, state = t.update(jnp.array([1.0, -4.0]), t.init(None))
+      >>> u.tolist(), state                                  # −0.25 · (2 · g)
+      ([-0.5, 2.0], (EmptyState(), EmptyState()))
+
+    Chapter: ``book/ch06_batch_momentum.ipynb`` (``momentum`` is ``chain(trace(γ), scale(−η))``).
+    """
     for i, t in enumerate(transforms):
-        if not isinstance(t, GradientTransformation):
-            raise TypeError(f"transforms[{i}] must be a GradientTransformation, got {type(t).__name__}")
+        check_optimizer(f"transforms[{i}]", t)
 
     def init(params: PyTree) -> tuple:
         return tuple(t.init(params) for t in transforms)
@@ -128,21 +189,23 @@ def sgd(learning_rate: ArrayLike) -> GradientTransformation:
     """(Stochastic) gradient descent: ``w ← w − α g``.
 
     With ``g`` the gradient of the loss on the whole training set this is plain (batch) gradient descent,
-    the update rule of chapter 1; with ``g`` from a mini-batch it is SGD (chapter 6).
+    the update rule of chapter 1; with ``g`` from a mini-batch it is SGD (chapter 6).  ``chain(scale(−α))``.
 
     Args:
-      learning_rate: ``α > 0``.
-
-    Reference: Cauchy (1847); Ruder (2016), "An overview of gradient descent optimization algorithms".
+      learning_rate: ``α > 0``, a scalar (may be traced).
 
     Example:
       >>> opt = sgd(0.1)
       >>> w = jnp.array([1.0])
       >>> u, _ = opt.update(jnp.array([2.0]), opt.init(w))
-      >>> [round(float(v), 3) for v in apply_updates(w, u)]
+      >>> [round(float(v), 3) for v in apply_updates(w, u)]   # 1 − 0.1 · 2
       [0.8]
+
+    Reference: ``ch01-cauchy1847methode``; ``ch01-ruder2016overview``.
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
     """
-    _check_rate(learning_rate)
+    check_learning_rate(learning_rate)
     return chain(scale(-learning_rate))
 
 
@@ -151,46 +214,105 @@ def momentum(learning_rate: ArrayLike, gamma: ArrayLike = 0.9) -> GradientTransf
 
     ``chain(trace(γ), scale(−η))``; equal to ``optax.sgd(η, momentum=γ)``.  ``γ = 0`` is :func:`sgd`.
 
-    Reference: Polyak (1964); Goh (2017), "Why Momentum Really Works".
+    Args:
+      learning_rate: ``η > 0``, a scalar (may be traced).
+      gamma: the momentum ``γ`` in ``[0, 1)``, a scalar (may be traced).
 
     Example:
       >>> opt = momentum(0.1, 0.9)
       >>> w, s = jnp.array([1.0]), opt.init(jnp.array([1.0]))
-      >>> for _ in range(2):                                 # constant gradient 1: steps 0.1, then 0.19
+      >>> for _ in range(2):                                 # constant gradient 1: v = 0.1, then 0.9 · 0.1 + 0.1
       ...     u, s = opt.update(jnp.array([1.0]), s)
       ...     w = apply_updates(w, u)
-      >>> [round(float(v), 3) for v in w]
+      >>> [round(float(v), 3) for v in w]                   # 1 − 0.1 − 0.19
       [0.71]
+
+    Reference: ``ch06-polyak1964some``; ``ch06-goh2017momentum``.
+
+    Chapter: ``book/ch06_batch_momentum.ipynb``.
     """
-    _check_rate(learning_rate)
+    check_learning_rate(learning_rate)
     return chain(trace(gamma), scale(-learning_rate))
 
 
 def nesterov(learning_rate: ArrayLike, gamma: ArrayLike = 0.9) -> GradientTransformation:
     """Nesterov's accelerated gradient: momentum whose gradient is taken at the look-ahead point ``θ − γ v``.
 
-    ``chain(trace(γ, nesterov=True), scale(−η))``; equal to ``optax.sgd(η, momentum=γ, nesterov=True)``.
+    ``v ← γ v + η ∇J(θ − γ v)``, ``θ ← θ − v``, run on the look-ahead points ``φ = θ − γ v`` so that only the
+    gradient at the current parameters is needed: ``chain(trace(γ, nesterov=True), scale(−η))``; equal to
+    ``optax.sgd(η, momentum=γ, nesterov=True)``.
 
-    Reference: Nesterov (1983); Sutskever, Martens, Dahl and Hinton (2013); Bengio, Boulanger-Lewandowski and
-    Pascanu (2013) for the form without an explicit look-ahead.
+    Args:
+      learning_rate: ``η > 0``, a scalar (may be traced).
+      gamma: the momentum ``γ`` in ``[0, 1)``, a scalar (may be traced).
+
+    Example:
+      >>> opt = nesterov(0.1, 0.9)
+      >>> w, s = jnp.array([1.0]), opt.init(jnp.array([1.0]))
+      >>> for _ in range(2):                                 # constant gradient 1: m = 1, then 1.9; step η(1 + γ m)
+      ...     u, s = opt.update(jnp.array([1.0]), s)
+      ...     w = apply_updates(w, u)
+      >>> [round(float(v), 3) for v in w]                   # 1 − 0.1 · 1.9 − 0.1 · 2.71
+      [0.539]
+
+    Reference: ``ch06-nesterov1983method``; ``ch06-sutskever2013importance``; ``ch06-bengio2013advances``.
+
+    Chapter: ``book/ch06_batch_momentum.ipynb``.
     """
-    _check_rate(learning_rate)
+    check_learning_rate(learning_rate)
     return chain(trace(gamma, nesterov=True), scale(-learning_rate))
 
 
 def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
-    """``params + updates``, leaf by leaf."""
+    """The new parameters ``w + u``, leaf by leaf (the two pytrees must have the same structure).
+
+    Args:
+      params: the parameters ``w``, any pytree of arrays.
+      updates: the update ``u`` from an optimizer's ``update``, the same structure and shapes as ``params``.
+
+    Example:
+      >>> apply_updates({"w": jnp.array([1.0])}, {"w": jnp.array([-0.25])})["w"].tolist()   # 1 − 0.25
+      [0.75]
+      >>> apply_updates({"w": jnp.array([1.0])}, {"v": jnp.array([-0.25])})
+      Traceback (most recent call last):
+      ...
+      ValueError: updates must have the structure of params, got ...
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
+    """
+    p_tree, u_tree = jax.tree_util.tree_structure(params), jax.tree_util.tree_structure(updates)
+    if p_tree != u_tree:
+        raise ValueError(f"updates must have the structure of params, got {u_tree} for params {p_tree}")
     return jax.tree_util.tree_map(lambda p, u: p + u, params, updates)
 
 
-def _check_rate(learning_rate: Any) -> None:
-    """One learning rate: a finite scalar > 0 (a sweep vmaps over the optimizer or the runner)."""
-    check_positive("learning_rate", learning_rate)
-    check_ndim("learning_rate", as_array("learning_rate", learning_rate), 0, "() (a scalar)")
+def step(loss_fn: Callable[..., jax.Array], params: PyTree, state: Any, optimizer: GradientTransformation,
+         *args: Any) -> tuple[PyTree, Any, jax.Array]:
+    """One training step: ``𝓛(w_t)`` and ``∇𝓛(w_t)`` together, then ``w_{t+1} = w_t + update(∇𝓛(w_t))``.
 
+    The one place the library turns a gradient into new parameters; traceable (it is the body of every
+    ``lax.scan`` that trains).  ``args`` are passed to ``loss_fn`` after the parameters (data, a batch, a key).
 
-def _check_optimizer(name: str, opt: Any) -> None:
-    if not isinstance(opt, GradientTransformation):
-        raise TypeError(f"{name} must be a GradientTransformation (e.g. dlbook.optim.sgd(0.1)), got {type(opt).__name__}")
-    check_callable(f"{name}.init", opt.init)
-    check_callable(f"{name}.update", opt.update)
+    Args:
+      loss_fn: ``loss_fn(params, *args) -> scalar``.
+      params: the parameters ``w_t``, any pytree of arrays.
+      state: the optimizer's state (from ``optimizer.init`` or the previous step).
+      optimizer: a :class:`GradientTransformation` (or an optax optimizer).
+      args: extra arguments of ``loss_fn``.
+
+    Returns:
+      ``(w_{t+1}, new optimizer state, 𝓛(w_t))`` — the loss *before* the step.
+
+    Example:
+      >>> opt = sgd(0.25)
+      >>> w, s, loss = step(lambda w: jnp.sum(w**2), jnp.array([2.0]), opt.init(None), opt)
+      >>> w.tolist(), float(loss)                       # w − α·2w = 2 − 0.25·4; the loss is w² = 4
+      ([1.0], 4.0)
+
+    Reference: ``ch01-cauchy1847methode``.
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
+    """
+    loss, grads = jax.value_and_grad(loss_fn)(params, *args)
+    updates, state = optimizer.update(grads, state, params)
+    return apply_updates(params, updates), state, loss

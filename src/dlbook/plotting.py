@@ -1,6 +1,6 @@
-"""Plot helpers for the book's figures.
+"""How results are shown: plot helpers for the book's figures, and numbers rounded for printing.
 
-Each helper takes ``ax=None`` (a new figure is made if omitted), draws, and returns the axes; none
+Each plot helper takes ``ax=None`` (a new figure is made if omitted), draws, and returns the axes; none
 changes global matplotlib state.  Figure text stays in math symbols or English so it renders on any
 machine; the chapter gives the Chinese caption.
 
@@ -19,11 +19,28 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.patches import Circle
 
-from dlbook._checks import as_array, check_callable, check_ndim, check_positive
+from dlbook._checks import as_array, check_callable, check_int, check_ndim, check_positive
 
-__all__ = ["plot_curve_step", "plot_descent_1d", "plot_contours", "plot_path", "plot_losses", "plot_network"]
+__all__ = ["rounded", "plot_curve_step", "plot_descent_1d", "plot_contours", "plot_path", "plot_losses", "plot_network"]
 
 MAX_DRAWN_UNITS = 8  # plot_network draws every unit and every weight: small networks only
+
+
+def rounded(x: ArrayLike, decimals: int = 4) -> float | list:
+    """``x`` rounded to ``decimals`` decimals as Python numbers (nested lists for arrays), for printing.
+
+    Rounded in float64 from the float32 values, so the digits printed are those of the number and float32
+    noise in the last place never shows; the printed text is the chapters' regression reference (nbval), so
+    it must not depend on the machine.
+
+    Example:
+      >>> rounded(jnp.array([0.1234567, 2.0]), 3), rounded(jnp.float32(1 / 3))
+      ([0.123, 2.0], 0.3333)
+
+    Chapter: ``book/ch02_backprop.ipynb`` (used by every chapter that prints arrays).
+    """
+    decimals = check_int("decimals", decimals, minimum=0)
+    return np.round(np.asarray(as_array("x", x), dtype=np.float64), decimals).tolist()
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -43,9 +60,24 @@ def plot_curve_step(
     ax: Axes | None = None,
     num: int = 400,
 ) -> Axes:
-    """A 1-D loss curve with the tangent at ``w`` and one gradient step ``w → w − α f'(w)``.
+    """A 1-D loss curve with the tangent at ``w`` and one gradient step ``w → w − α 𝓛'(w)``.
 
-    The tangent's slope is ``f'(w)``; the arrow shows where the update lands on the curve.
+    The tangent ``t ↦ 𝓛(w) + 𝓛'(w)(t − w)`` has slope ``𝓛'(w)``; the arrow shows where the update lands on
+    the curve.  Draws four lines: the curve, the tangent, the point ``w`` and the point after the step.
+
+    Args:
+      f: the loss ``𝓛``, a scalar function of a scalar (differentiable by ``jax.grad``).
+      w: the current parameter; learning_rate: the step size ``α > 0``.
+      xlim: the range of ``w`` to draw; num: the number of points on the curve.
+      ax: the axes to draw into (a new figure if omitted).
+
+    Example:
+      >>> from matplotlib.figure import Figure
+      >>> ax = plot_curve_step(lambda w: w ** 2, 1.0, 0.25, xlim=(-2.0, 2.0), ax=Figure().add_subplot())
+      >>> len(ax.lines), float(ax.lines[-1].get_xdata()[0])   # w − α 𝓛'(w) = 1 − 0.25 · 2
+      (4, 0.5)
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
     """
     check_callable("f", f)
     check_positive("learning_rate", learning_rate)
@@ -76,7 +108,23 @@ def plot_descent_1d(
     color: str = "tab:red",
     label: str | None = None,
 ) -> Axes:
-    """A 1-D loss curve with the iterates ``w_0, w_1, …`` of a run drawn on it and joined in order."""
+    """A 1-D loss curve with the iterates ``w_0, w_1, …`` of a run drawn on it and joined in order.
+
+    Iterates outside ``xlim`` (or not finite) are not drawn; the start ``w_0`` is a black square.
+
+    Args:
+      f: the loss ``𝓛``, a scalar function of a scalar; path: the iterates ``(T,)``.
+      xlim, ylim: the ranges to show; color, label: the path's style and legend entry.
+      ax: the axes to draw into (a new figure if omitted).
+
+    Example:
+      >>> from matplotlib.figure import Figure
+      >>> ax = plot_descent_1d(lambda w: w ** 2, [1.0, 0.5, 0.25, 5.0], xlim=(-2.0, 2.0), ax=Figure().add_subplot())
+      >>> ax.lines[1].get_xdata().tolist()                   # w = 5 lies outside xlim
+      [1.0, 0.5, 0.25]
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
+    """
     check_callable("f", f)
     path = np.asarray(as_array("path", path), dtype=float)
     check_ndim("path", path, 1, "(T,)")
@@ -106,10 +154,23 @@ def plot_contours(
     log: bool = False,
     filled: bool = True,
 ) -> Axes:
-    """Contour plot of a two-parameter surface from :func:`dlbook.surfaces.grid_values`.
+    """Contour plot of a two-parameter surface ``𝓛(w_1, w_2)`` from :func:`dlbook.surfaces.grid_values`.
 
-    ``log=True`` spaces the levels geometrically (for losses spanning several orders of magnitude;
-    needs ``F > 0``).
+    Args:
+      W1, W2, F: the grid of ``w_1`` and ``w_2`` and the values ``𝓛(w_1, w_2)``, all the same shape ``(m, k)``.
+      levels: the number of levels or their values.
+      log: space the levels geometrically (for losses spanning several orders of magnitude; needs ``F > 0``).
+      filled: fill between the levels as well as drawing them.
+      ax: the axes to draw into (a new figure if omitted).
+
+    Example:
+      >>> from matplotlib.figure import Figure
+      >>> W1, W2 = np.meshgrid(np.linspace(-1, 1, 5), np.linspace(-1, 1, 5))
+      >>> ax = plot_contours(W1, W2, W1 ** 2 + W2 ** 2, levels=5, ax=Figure().add_subplot())
+      >>> ax.get_xlabel(), ax.get_ylabel()
+      ('$w_1$', '$w_2$')
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
     """
     W1, W2, F = (np.asarray(as_array(n, a)) for n, a in (("W1", W1), ("W2", W2), ("F", F)))
     for name, a in (("W1", W1), ("W2", W2)):
@@ -140,9 +201,21 @@ def plot_path(
     label: str | None = None,
     markersize: float = 3.0,
 ) -> Axes:
-    """A 2-D optimisation path ``w_0, w_1, …`` (shape ``(T, 2)``); the start is a black square.
+    """A 2-D optimisation path ``w_0, w_1, …`` drawn as joined points; the start is a black square.
 
     Non-finite iterates (a diverged run) are dropped.
+
+    Args:
+      path: the iterates ``(T, 2)``; color, label, markersize: the path's style and legend entry.
+      ax: the axes to draw into (a new figure if omitted).
+
+    Example:
+      >>> from matplotlib.figure import Figure
+      >>> ax = plot_path([[0.0, 0.0], [1.0, 1.0], [np.nan, np.inf]], ax=Figure().add_subplot())
+      >>> len(ax.lines), ax.lines[0].get_xdata().tolist()     # the path and the start; the non-finite row dropped
+      (2, [0.0, 1.0])
+
+    Chapter: ``book/ch01_gradient_descent.ipynb``.
     """
     p = np.asarray(as_array("path", path), dtype=float)
     if p.ndim != 2 or p.shape[1] != 2:
@@ -162,7 +235,21 @@ def plot_losses(
     ax: Axes | None = None,
     log: bool = True,
 ) -> Axes:
-    """Loss curves ``𝓛_t`` against step ``t``; ``losses`` is ``(T,)`` or ``(K, T)`` (one curve per row)."""
+    """Loss curves ``𝓛(w_t)`` against step ``t``, one per row of ``losses``.
+
+    Args:
+      losses: ``(T,)`` or ``(K, T)`` (one curve per row).
+      labels: ``K`` legend entries (optional); log: a logarithmic loss axis (default).
+      ax: the axes to draw into (a new figure if omitted).
+
+    Example:
+      >>> from matplotlib.figure import Figure
+      >>> ax = plot_losses([[1.0, 0.5, 0.25], [1.0, 0.9, 0.8]], labels=["a", "b"], ax=Figure().add_subplot())
+      >>> len(ax.lines), ax.get_yscale()
+      (2, 'log')
+
+    Chapter: ``book/ch01_gradient_descent.ipynb`` (also ``book/ch02_backprop.ipynb``).
+    """
     L = np.asarray(as_array("losses", losses), dtype=float)
     check_ndim("losses", L, (1, 2), "(T,) or (K, T)")
     L = np.atleast_2d(L)
@@ -189,15 +276,28 @@ def plot_network(
     ax: Axes | None = None,
     weights: bool = True,
 ) -> Axes:
-    """The computational graph of a small MLP: units as circles, weights on the edges, and for one example
-    the forward value ``a`` of every unit (``x`` for the inputs) and, below it, the backward signal ``δ``.
+    """The computational graph of a small MLP: units as circles, weights on the edges, and the values of one example.
+
+    For that example each unit shows its forward value ``a^l_j`` (``x`` for the inputs) and, below it, the
+    backward signal ``δ^l_j``.
 
     Args:
-      params: the layers of :func:`dlbook.backprop.init_mlp` (at most 8 units per layer).
-      fwd: a :class:`dlbook.backprop.Forward` (optional): the values ``a^l`` to write in the units.
+      params: the layers of :func:`dlbook.model.init_mlp` (at most 8 units per layer).
+      fwd: a :class:`dlbook.model.Forward` (optional): the values ``a^l`` to write in the units.
       bwd: a :class:`dlbook.backprop.Backward` (optional): the error signals ``δ^l`` to write under them.
       example: which row of the batch to show.
+      ax: the axes to draw into (a new figure if omitted).
       weights: write each weight ``W^l_{jk}`` on its edge.
+
+    Example:
+      >>> from matplotlib.figure import Figure
+      >>> from dlbook.model import Layer
+      >>> params = [Layer(jnp.ones((3, 2)), jnp.zeros(3)), Layer(jnp.ones((1, 3)), jnp.zeros(1))]
+      >>> ax = plot_network(params, ax=Figure().add_subplot())
+      >>> len(ax.lines), len(ax.patches)   # edges 2·3 + 3·1, units 2 + 3 + 1
+      (9, 6)
+
+    Chapter: ``book/ch02_backprop.ipynb``.
     """
     if not isinstance(params, (list, tuple)) or not params:
         raise TypeError("params must be a non-empty list of dlbook.backprop.Layer")

@@ -23,10 +23,18 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
-from dlbook._checks import as_array, check_finite, check_int, check_key, check_non_negative, is_concrete
+from dlbook._checks import (
+    as_array,
+    check_bool,
+    check_image_shape,
+    check_int,
+    check_key,
+    check_non_negative,
+    check_probability,
+    is_concrete,
+)
 
 Array = jax.Array
 PyTree = Any
@@ -42,93 +50,142 @@ def _weights(params: PyTree) -> list[Array]:
     return [w for w in leaves if jnp.ndim(w) >= 2]
 
 
-def l2_penalty(params: PyTree, lam: ArrayLike) -> Array:
-    """``(λ/2) Σ w²`` over the weight matrices (leaves with ≥ 2 axes); its gradient is ``λ w``.
+def l2_penalty(params: PyTree, l2: ArrayLike) -> Array:
+    """The L2 penalty (weight decay) ``(λ₂/2) Σ w²`` over the weight matrices; its gradient is ``λ₂ w``.
+
+    The weight matrices are the leaves with two or more axes; biases (vectors) are not penalised.  Added to the
+    loss, one gradient-descent step is ``w ← (1 − αλ₂) w − α ∇𝓛(w)``: the weights decay.
+
+    Args:
+      params: any pytree of arrays, e.g. a list of :class:`dlbook.model.Layer`.
+      l2: the strength ``λ₂ ≥ 0`` (may be traced).
 
     Example:
-      >>> from dlbook.backprop import Layer
-      >>> float(l2_penalty([Layer(jnp.array([[1.0, -2.0]]), jnp.array([5.0]))], 0.1))   # the bias is not penalised
+      >>> from dlbook.model import Layer
+      >>> params = [Layer(jnp.array([[1.0, -2.0]]), jnp.array([5.0]))]
+      >>> float(l2_penalty(params, 0.1))                    # 0.1/2 · (1² + 2²); the bias 5 is not penalised
       0.25
+
+    Reference: ``ch05-krogh1992simple``.
+
+    Chapter: ``book/ch05_regularization.ipynb``.
     """
-    check_non_negative("lam", lam)
-    return 0.5 * lam * sum(jnp.sum(w**2) for w in _weights(params))
+    check_non_negative("l2", l2)
+    return 0.5 * l2 * sum(jnp.sum(w**2) for w in _weights(params))
 
 
-def l1_penalty(params: PyTree, lam: ArrayLike) -> Array:
-    """``λ Σ |w|`` over the weight matrices; its gradient is ``λ sign(w)`` (0 where ``w = 0``).
+def l1_penalty(params: PyTree, l1: ArrayLike) -> Array:
+    """The L1 penalty ``λ₁ Σ |w|`` over the weight matrices; its gradient is ``λ₁ sign(w)`` (0 where ``w = 0``).
+
+    As :func:`l2_penalty`, only the leaves with two or more axes count.  The constant pull ``λ₁ sign(w)`` drives
+    small weights to exactly zero (a sparse network).
+
+    Args:
+      params: any pytree of arrays, e.g. a list of :class:`dlbook.model.Layer`.
+      l1: the strength ``λ₁ ≥ 0`` (may be traced).
 
     Example:
-      >>> from dlbook.backprop import Layer
-      >>> float(l1_penalty([Layer(jnp.array([[1.0, -2.0]]), jnp.array([5.0]))], 0.1))
-      0.30000001192092896
+      >>> from dlbook.model import Layer
+      >>> round(float(l1_penalty([Layer(jnp.array([[1.0, -2.0]]), jnp.array([5.0]))], 0.1)), 6)   # 0.1 · (1 + 2)
+      0.3
+
+    Reference: ``ch05-tibshirani1996regression``.
+
+    Chapter: ``book/ch05_regularization.ipynb``.
     """
-    check_non_negative("lam", lam)
-    return lam * sum(jnp.sum(w * jnp.sign(w)) for w in _weights(params))
+    check_non_negative("l1", l1)
+    return l1 * sum(jnp.sum(w * jnp.sign(w)) for w in _weights(params))
 
 
-def check_rate(name: str, rate: ArrayLike) -> None:
-    """Raise naming ``name`` unless a concrete dropout rate is a finite scalar in ``[0, 1)`` (traced: skipped)."""
-    check_finite(name, rate)
-    if is_concrete(rate):
-        arr = np.asarray(rate)
-        if arr.ndim != 0 or not 0 <= float(arr) < 1:
-            raise ValueError(f"{name} must be a dropout rate in [0, 1) (a scalar), got {arr.tolist()}")
+def dropout(x: ArrayLike, p: ArrayLike, *, key: Array, train: bool = True) -> Array:
+    """Inverted dropout: ``x · m / (1 − p)`` with ``m ~ Bernoulli(1 − p)`` drawn for every entry.
 
+    Each entry is kept with probability ``1 − p`` and scaled by ``1/(1 − p)``, so its expected value is unchanged
+    and nothing needs rescaling at evaluation time, where (``train=False``) the input is returned as it is.
 
-def dropout(x: ArrayLike, rate: ArrayLike, *, key: Array, train: bool = True) -> Array:
-    """Inverted dropout: each entry kept with probability ``1 − rate`` and scaled by ``1/(1 − rate)``.
-
-    The expected value of every entry is unchanged, so nothing needs rescaling at evaluation time, where
-    (``train=False``) the input is returned as it is.  ``rate`` may be traced (a sweep under ``vmap``).
+    Args:
+      x: the activations, any shape.
+      p: the dropout rate in ``[0, 1)``, a scalar (may be traced: a sweep under ``vmap``).
+      key: the ``jax.random`` key of the mask.
+      train: ``False`` returns ``x`` unchanged (evaluation).
 
     Example:
       >>> x = jnp.ones(8)
       >>> bool(jnp.all(dropout(x, 0.5, key=jax.random.key(0), train=False) == x))
       True
-      >>> sorted(set(dropout(x, 0.5, key=jax.random.key(0)).tolist()))
+      >>> sorted(set(dropout(x, 0.5, key=jax.random.key(0)).tolist()))   # dropped: 0, kept: 1/(1 − 0.5)
       [0.0, 2.0]
+
+    Reference: ``ch05-srivastava2014dropout``.
+
+    Chapter: ``book/ch05_regularization.ipynb``.
     """
     x = jnp.asarray(as_array("x", x))
-    check_rate("rate", rate)
+    check_probability("p", p, "a dropout rate")
     check_key("key", key)
-    if not train:
+    if not check_bool("train", train):
         return x
-    keep = 1.0 - jnp.asarray(rate, x.dtype)
+    keep = 1.0 - jnp.asarray(p, x.dtype)
     mask = jax.random.bernoulli(key, keep, x.shape)
     return jnp.where(mask, x / keep, 0.0).astype(x.dtype)
 
 
-def gaussian_noise(x: ArrayLike, std: ArrayLike, *, key: Array) -> Array:
-    """``x + σ ε`` with ``ε ~ N(0, 1)`` drawn independently for every entry.
+def gaussian_noise(x: ArrayLike, noise: ArrayLike, *, key: Array) -> Array:
+    """Input noise: ``x + σ ε`` with ``ε ~ N(0, 1)`` drawn independently for every entry.
+
+    Training on noisy inputs penalises the network's sensitivity to its input, like a Tikhonov regulariser.
+
+    Args:
+      x: the inputs, any shape.
+      noise: the standard deviation ``σ ≥ 0`` (may be traced).
+      key: the ``jax.random`` key of ``ε``.
 
     Example:
       >>> x = jnp.zeros(100_000)
-      >>> round(float(jnp.std(gaussian_noise(x, 0.5, key=jax.random.key(0)))), 1)
+      >>> round(float(jnp.std(gaussian_noise(x, 0.5, key=jax.random.key(0)))), 1)   # std(σε) = σ
       0.5
+      >>> gaussian_noise(jnp.ones(3), 0.0, key=jax.random.key(0)).tolist()        # σ = 0: x itself
+      [1.0, 1.0, 1.0]
+
+    Reference: ``ch05-bishop1995training``.
+
+    Chapter: ``book/ch05_regularization.ipynb``.
     """
     x = jnp.asarray(as_array("x", x))
-    check_non_negative("std", std)
+    check_non_negative("noise", noise)
     check_key("key", key)
-    return x + jnp.asarray(std, x.dtype) * jax.random.normal(key, x.shape, x.dtype)
+    return x + jnp.asarray(noise, x.dtype) * jax.random.normal(key, x.shape, x.dtype)
 
 
-def augment_images(X: ArrayLike, *, key: Array, shape: tuple[int, int] = (8, 8), max_shift: int = 1,
+def augment_images(X: ArrayLike, *, key: Array, image_shape: tuple[int, int] = (8, 8), max_shift: int = 1,
                    flip: bool = False, noise: float = 0.0) -> Array:
     """Random variants of small images stored one per row: ``X`` ``(n, height·width)`` → same shape.
 
     Each image is shifted by a whole number of pixels drawn uniformly from ``[−max_shift, max_shift]`` in
-    each direction (pixels shifted in are 0, as the digits' background), mirrored left–right with
-    probability 1/2 if ``flip`` (only where a mirrored image is still the same class: not for digits), and
-    given Gaussian noise of standard deviation ``noise``.
+    each direction, ``out[r, c] = img[r − dy, c − dx]`` (pixels shifted in are 0, as the digits' background),
+    mirrored left–right with probability 1/2 if ``flip`` (only where a mirrored image is still the same class:
+    not for digits), and given Gaussian noise of standard deviation ``noise``.
+
+    Args:
+      X: the images, ``(n, height·width)``, one per row.
+      key: the ``jax.random`` key of the shifts, flips and noise.
+      image_shape: the images' ``(height, width)``.
+      max_shift: the largest shift in pixels, ≥ 0 (may be traced).
+      flip: mirror half of the images left–right.
+      noise: the standard deviation of the added noise, ≥ 0.
 
     Example:
       >>> img = jnp.zeros((1, 9)).at[0, 4].set(1.0)        # a 3×3 image with its centre pixel lit
-      >>> out = augment_images(img, key=jax.random.key(1), shape=(3, 3))
-      >>> float(out.sum()), out.shape                       # the lit pixel moved at most one step
+      >>> out = augment_images(img, key=jax.random.key(1), image_shape=(3, 3))
+      >>> float(out.sum()), out.shape                       # a shift by at most one pixel keeps the centre pixel inside
       (1.0, (1, 9))
+
+    Reference: ``ch05-simard2003best``.
+
+    Chapter: ``book/ch05_regularization.ipynb``.
     """
     X = jnp.asarray(as_array("X", X))
-    h, w = (check_int("shape[0]", shape[0], minimum=1), check_int("shape[1]", shape[1], minimum=1))
+    h, w = check_image_shape(image_shape)
     if X.ndim != 2 or X.shape[1] != h * w:
         raise ValueError(f"X must have shape (n, {h * w}) (one {h}×{w} image per row), got {X.shape}")
     if is_concrete(max_shift):  # a traced shift (a sweep under vmap) is used as it is
@@ -153,7 +210,15 @@ def augment_images(X: ArrayLike, *, key: Array, shape: tuple[int, int] = (8, 8),
 
 
 class EarlyStop(NamedTuple):
-    """What early stopping decided: the epoch whose parameters are kept and the epoch training stopped at."""
+    """What early stopping decided: the epoch whose parameters are kept and the epoch training stopped at.
+
+    Example:
+      >>> r = early_stopping(jnp.array([3.0, 1.0, 2.0, 2.0]), patience=2)   # best at epoch 1, two worse epochs
+      >>> int(r.best_epoch), int(r.stop_epoch)
+      (1, 3)
+
+    Chapter: ``book/ch05_regularization.ipynb``.
+    """
 
     best_epoch: Array
     stop_epoch: Array
@@ -163,12 +228,25 @@ def early_stopping(val_losses: ArrayLike, patience: int) -> EarlyStop:
     """Early stopping with ``patience`` on a validation curve ``val_losses[t]`` (one value per epoch).
 
     Training stops at the first epoch ``t`` that is ``patience`` epochs past the best value seen so far
-    (or at the last epoch); the parameters kept are those of that best epoch.  Works on the last axis, so
-    a batch of curves gives one decision per curve.
+    (``t − argmin_{s≤t} val_losses[s] ≥ patience``, ties going to the later epoch), or at the last epoch; the
+    parameters kept are those of that best epoch.  Works on the last axis, so a batch of curves gives one
+    decision per curve.
+
+    Args:
+      val_losses: ``(..., epochs)``, the validation loss after each epoch.
+      patience: how many epochs without a new best to wait, ≥ 1.
+
+    Returns:
+      :class:`EarlyStop` ``(best_epoch, stop_epoch)``, int arrays of the leading shape.
 
     Example:
+      >>> # the best 2.0 is at epoch 2; epochs 3, 4, 5 are worse, and 5 = 2 + 3 is where patience 3 runs out
       >>> early_stopping(jnp.array([5.0, 3.0, 2.0, 2.5, 2.2, 2.1, 1.0]), patience=3)
       EarlyStop(best_epoch=Array(2, dtype=int32), stop_epoch=Array(5, dtype=int32))
+
+    Reference: ``ch05-prechelt1998early``.
+
+    Chapter: ``book/ch05_regularization.ipynb``.
     """
     v = jnp.asarray(as_array("val_losses", val_losses))
     if v.ndim < 1 or v.shape[-1] < 1:
