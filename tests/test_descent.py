@@ -21,6 +21,7 @@ from dlbook.descent import (
     optimize,
     steps_to_reach,
 )
+from dlbook._checks import check_params
 from dlbook.optim import sgd
 from dlbook.theory import gradient_variance
 from dlbook.surfaces import parabola, quadratic, quadratic_matrix
@@ -616,7 +617,7 @@ def test_minimize_gives_what_the_former_implementation_gave(case):
     """minimize now takes its steps with optim.step: (params, loss, num_steps, converged) must not change a bit."""
     loss_fn, w0, lr, tol, max_steps, args, what = MINIMIZE_CASES[case]
     new = minimize(loss_fn, w0, lr, tol=tol, max_steps=max_steps, args=args)
-    start = descent._check_start("w0", w0)
+    start = check_params("w0", w0)
     old = _old_minimize_jit(loss_fn, start, jnp.asarray(lr, jnp.result_type(float)),
                             jnp.asarray(tol, jnp.result_type(float)), max_steps,
                             tuple(args))

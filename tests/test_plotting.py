@@ -191,10 +191,11 @@ def test_helpers_accept_jax_arrays(ax):
 
 def test_plot_network_writes_every_value_and_weight():
     from dlbook import backprop as bp
+    from dlbook import model as mlp
 
-    params = bp.init_mlp((2, 3, 1), key=jax.random.key(0))
+    params = mlp.init_mlp((2, 3, 1), key=jax.random.key(0))
     X, Y = jnp.array([[0.5, -1.0], [1.0, 2.0]]), jnp.array([[1.0], [0.0]])
-    fwd = bp.forward(params, X)
+    fwd = mlp.forward(params, X)
     bwd = bp.backward(params, fwd, Y)
     ax = plot_network(params, fwd, bwd, example=1)
     texts = [t.get_text() for t in ax.texts]
@@ -209,14 +210,15 @@ def test_plot_network_writes_every_value_and_weight():
 
 def test_plot_network_rejects_bad_input():
     from dlbook import backprop as bp
+    from dlbook import model as mlp
 
-    params = bp.init_mlp((2, 3, 1), key=jax.random.key(0))
-    fwd = bp.forward(params, jnp.ones((2, 2)))
+    params = mlp.init_mlp((2, 3, 1), key=jax.random.key(0))
+    fwd = mlp.forward(params, jnp.ones((2, 2)))
     with pytest.raises(ValueError, match="^plot_network draws networks with at most 8 units per layer"):
-        plot_network(bp.init_mlp((2, 9, 1), key=jax.random.key(0)))
+        plot_network(mlp.init_mlp((2, 9, 1), key=jax.random.key(0)))
     with pytest.raises(ValueError, match=r"^example must be in \[0, 2\)"):
         plot_network(params, fwd, example=2)
     with pytest.raises(ValueError, match="^fwd does not belong to this network"):
-        plot_network(bp.init_mlp((2, 2, 1), key=jax.random.key(0)), fwd)
+        plot_network(mlp.init_mlp((2, 2, 1), key=jax.random.key(0)), fwd)
     with pytest.raises(TypeError, match="^params must be a non-empty list"):
         plot_network([])

@@ -23,7 +23,7 @@ A_ILL = np.asarray(quadratic_matrix([1.0, 10.0], 0.3), dtype=np.float64)  # λ =
 
 def test_module_exports_what_moved_from_descent():
     assert set(theory.__all__) == {"critical_learning_rate", "Tuning", "optimal_gd", "optimal_momentum",
-                                   "optimal_nesterov", "sampling_variance"}
+                                   "optimal_nesterov", "sampling_variance", "gradient_variance"}
 
 
 # -- critical_learning_rate -----------------------------------------------------------------------
