@@ -32,7 +32,7 @@ from dlbook._numerics import dot
 from dlbook.activations import SIGMOID, Activation
 from dlbook.losses import HALF_SQUARED, Loss
 
-__all__ = ["Layer", "Forward", "init_mlp", "check_network", "check_labels", "num_classes", "forward", "loss_value", "predict", "accuracy",
+__all__ = ["Layer", "Forward", "init_mlp", "check_network", "check_labels", "num_classes", "forward", "loss_value", "predict", "classify", "accuracy",
            "dead_units"]
 
 
@@ -225,7 +225,22 @@ def predict(params: Sequence[Layer], X: ArrayLike, *, activation: Activation = S
     Chapter: ``book/ch03_activations.ipynb``.
     """
     X, _ = check_network(params, X, activation=activation, output=output)
-    scores = forward(params, X, activation=activation, output=output).zs[-1]
+    return classify(forward(params, X, activation=activation, output=output).zs[-1])
+
+
+def classify(scores: ArrayLike) -> Array:
+    """The class each row of scores ``z^L`` ``(B, n_L)`` stands for: ``argmax_k z^L_k``, or with one score ``1``
+    where ``z^L > 0`` — the rule of :func:`predict`, for callers that already have the scores.
+
+    Example:
+      >>> classify(jnp.array([[0.2, 1.5, -1.0], [3.0, 0.0, 0.0]])).tolist(), classify(jnp.array([[0.5], [-2.0]])).tolist()
+      ([1, 0], [1, 0])
+
+    Chapter: ``book/ch03_activations.ipynb``.
+    """
+    scores = as_array("scores", scores)
+    if np.ndim(scores) != 2:
+        raise ValueError(f"scores must have shape (B, n_L) (one row per example), got shape {np.shape(scores)}")
     if scores.shape[-1] == 1:
         return (scores[:, 0] > 0).astype(jnp.int32)
     return jnp.argmax(scores, axis=-1)

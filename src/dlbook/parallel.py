@@ -17,8 +17,8 @@ Chapter: ``book/ch06_batch_momentum.ipynb``.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from functools import lru_cache
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -124,11 +124,6 @@ def shard_batch(data: tuple, mesh: jax.sharding.Mesh) -> tuple:
     return tuple(out)
 
 
-#: Compiled gradient programs, most recently used last, keyed by loss function, mesh and argument types.
-_COMPILED: OrderedDict[Hashable, jax.stages.Compiled] = OrderedDict()
-_COMPILED_MAX = 32
-
-
 def _place(loss_fn: Any, params: PyTree, data: tuple, mesh: Any) -> tuple[PyTree, tuple]:
     """Check the arguments; return ``params`` replicated on ``mesh`` and ``data`` split along its rows."""
     check_callable("loss_fn", loss_fn)
@@ -138,27 +133,25 @@ def _place(loss_fn: Any, params: PyTree, data: tuple, mesh: Any) -> tuple[PyTree
     return replicated, sharded
 
 
-def _compiled(loss_fn: Callable[..., Array], replicated: PyTree, sharded: tuple,
-              mesh: jax.sharding.Mesh) -> jax.stages.Compiled:
-    """``jax.jit(jax.grad(loss_fn))`` lowered for these placed arguments and compiled, cached per loss
-    function, mesh, the shapes, dtypes and shardings of the arguments and the JAX settings that change
-    tracing (64-bit mode, default matmul precision)."""
+def _compiled(loss_fn: Callable[..., Array], replicated: PyTree, sharded: tuple) -> jax.stages.Compiled:
+    """``jax.jit(jax.grad(loss_fn))`` lowered for these placed arguments and compiled, cached per loss function,
+    the shapes, dtypes and shardings (so the mesh) of the arguments and the JAX settings that change tracing
+    (64-bit mode, default matmul precision)."""
     leaves, treedef = jax.tree_util.tree_flatten((replicated, sharded))
+    specs = tuple(jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding) for x in leaves)
     config = (jax.config.read("jax_enable_x64"), jax.config.jax_default_matmul_precision)
-    key = (loss_fn, mesh, treedef, tuple((jax.typeof(x), x.sharding) for x in leaves), config)
     try:
-        hash(key)
+        hash(loss_fn)
     except TypeError:  # an unhashable loss function cannot key the cache: compile for this call only
-        key = None
-    if key is not None and key in _COMPILED:
-        _COMPILED.move_to_end(key)
-        return _COMPILED[key]
-    compiled = jax.jit(jax.grad(loss_fn)).lower(replicated, *sharded).compile()
-    if key is not None:
-        _COMPILED[key] = compiled
-        if len(_COMPILED) > _COMPILED_MAX:
-            _COMPILED.popitem(last=False)
-    return compiled
+        return _compile.__wrapped__(loss_fn, treedef, specs, config)
+    return _compile(loss_fn, treedef, specs, config)
+
+
+@lru_cache(maxsize=32)
+def _compile(loss_fn: Callable[..., Array], treedef: Any, specs: tuple, config: tuple) -> jax.stages.Compiled:
+    del config  # part of the cache key only
+    replicated, sharded = jax.tree_util.tree_unflatten(treedef, specs)
+    return jax.jit(jax.grad(loss_fn)).lower(replicated, *sharded).compile()
 
 
 def compile_data_parallel_grad(loss_fn: Callable[..., Array], params: PyTree, data: tuple,
@@ -193,7 +186,7 @@ def compile_data_parallel_grad(loss_fn: Callable[..., Array], params: PyTree, da
     Chapter: ``book/ch06_batch_momentum.ipynb``.
     """
     replicated, sharded = _place(loss_fn, params, data, mesh)
-    return _compiled(loss_fn, replicated, sharded, mesh)
+    return _compiled(loss_fn, replicated, sharded)
 
 
 def data_parallel_grad(loss_fn: Callable[..., Array], params: PyTree, data: tuple,
@@ -229,4 +222,4 @@ def data_parallel_grad(loss_fn: Callable[..., Array], params: PyTree, data: tupl
     Chapter: ``book/ch06_batch_momentum.ipynb``.
     """
     replicated, sharded = _place(loss_fn, params, data, mesh)
-    return _compiled(loss_fn, replicated, sharded, mesh)(replicated, *sharded)
+    return _compiled(loss_fn, replicated, sharded)(replicated, *sharded)

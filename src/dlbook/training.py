@@ -49,7 +49,7 @@ from dlbook._checks import (
 )
 from dlbook.activations import IDENTITY, RELU, Activation
 from dlbook.losses import SOFTMAX_CROSS_ENTROPY
-from dlbook.model import Layer, check_labels, check_network, forward, loss_value, num_classes
+from dlbook.model import Layer, check_labels, check_network, classify, forward, loss_value, num_classes
 
 Array = jax.Array
 
@@ -98,7 +98,7 @@ def evaluate(params: list[Layer], X: ArrayLike, labels: ArrayLike, *,
              activation: Activation = RELU) -> tuple[Array, Array]:
     """Mean softmax cross-entropy and accuracy of a classifier (scores from the last layer, no dropout).
 
-    The loss is ``−(1/n) Σᵢ log softmax(z^L(xᵢ))_{yᵢ}`` and the accuracy ``mean(argmax z^L = y)``, with the scores
+    The loss is ``−(1/n) Σᵢ log softmax(z^L(xᵢ))_{yᵢ}`` and the accuracy ``mean(classify(z^L) = y)`` (:func:`dlbook.model.classify`: argmax), with the scores
     ``z^L`` of the network in evaluation mode.
 
     Args:
@@ -127,7 +127,7 @@ def _evaluate(params, X, labels, activation):
     scores = forward(params, X, activation=activation, output=IDENTITY).activations[-1]
     Y = jax.nn.one_hot(labels, scores.shape[-1], dtype=scores.dtype)
     loss = jnp.mean(SOFTMAX_CROSS_ENTROPY.value(scores, Y))
-    return loss, jnp.mean(jnp.argmax(scores, axis=-1) == labels)
+    return loss, jnp.mean(classify(scores) == labels)
 
 
 def fit(params: list[Layer], train: tuple[ArrayLike, ArrayLike], val: tuple[ArrayLike, ArrayLike], *,
