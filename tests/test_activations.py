@@ -222,3 +222,9 @@ def test_bad_input():
         A.sigmoid(jnp.array([1, 2]))
     with pytest.raises(ValueError, match=r"^x must be a vector \(n,\)"):
         A.softmax_jacobian(jnp.ones((2, 2)))
+
+
+def test_non_numeric_input_is_named():
+    for f in (A.sigmoid, A.relu, A.gelu, A.d_tanh):
+        with pytest.raises(TypeError, match=r"^x must be numeric array-like"):
+            f("ab")

@@ -395,3 +395,10 @@ def test_epoch_batches_bad_input():
         epoch_batches(10, 0, key=jax.random.key(0))
     with pytest.raises(TypeError, match="^key must be a jax.random key"):
         epoch_batches(10, 2, key=0)
+
+
+def test_split_fractions_must_be_a_sequence():
+    from dlbook.data import split
+
+    with pytest.raises(ValueError, match=r"^fractions must be two or more positive numbers summing to 1, got 0.5"):
+        split(jnp.ones((4, 2)), jnp.ones(4), key=jax.random.key(0), fractions=0.5)

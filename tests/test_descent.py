@@ -655,3 +655,30 @@ def test_gradient_variance_bad_input():
         gradient_variance(_mse, jnp.zeros(3), (X, y), 3, key=jax.random.key(0), num_draws=0)
     with pytest.raises(TypeError, match="^key must be a jax.random key"):
         gradient_variance(_mse, jnp.zeros(3), (X, y), 3, key=0)
+
+
+def test_optimize_names_bad_args_and_non_scalar_losses():
+    with pytest.raises(TypeError, match=r"^args must be a tuple of arrays \(the extra arguments of loss_fn, e.g. \(X, y\)\), got ArrayImpl"):
+        optimize(lambda w, X: jnp.sum(X @ w), jnp.ones(2), sgd(0.1), 3, args=jnp.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"^loss_fn must return a scalar \(the mean loss\), got shape \(2,\)"):
+        optimize(lambda w: w**2, jnp.ones(2), sgd(0.1), 3)
+    with pytest.raises(ValueError, match=r"^loss_fn must return a scalar"):
+        gradient_descent(lambda w: w**2, jnp.ones(2), 0.1, 3)
+
+
+def test_optimize_full_batch_takes_integer_starts_as_floats():
+    run = optimize(lambda w: jnp.sum(w**2), jnp.array([1, 2]), sgd(0.25), 1)
+    assert run.params.tolist() == [[1.0, 2.0], [0.5, 1.0]]                   # w ← w − α·2w = w/2
+
+
+def test_jitted_runners_name_an_unhashable_loss():
+    class Unhashable:
+        __eq__ = lambda self, other: True  # noqa: E731 - defining __eq__ alone makes instances unhashable
+
+        def __call__(self, w):
+            return jnp.sum(w**2)
+
+    for run in (lambda f: gradient_descent(f, jnp.ones(2), 0.1, 3), lambda f: minimize(f, jnp.ones(2), 0.1),
+                lambda f: gradient_descent_sweep(f, jnp.ones((2, 2)), jnp.array([0.1, 0.2]), 3)):
+        with pytest.raises(TypeError, match=r"^loss_fn must be hashable"):
+            run(Unhashable())

@@ -271,3 +271,8 @@ def test_ridge_bad_input(problem):
         ridge(X, y[:, None], 0.1)
     with pytest.raises(ValueError, match=r"^X must have shape \(n, d\)"):
         ridge(X[:, 0], y, 0.1)
+
+
+def test_ridge_l2_must_be_a_scalar():
+    with pytest.raises(ValueError, match=r"^l2 must have shape \(\) \(a scalar; vmap over ridge for several\)"):
+        ridge(jnp.ones((3, 2)), jnp.ones(3), jnp.ones(2))

@@ -498,3 +498,8 @@ def test_the_one_cross_entropy_check_catches_a_second_one(tmp_path):
 def test_cross_entropy_of_scalars_names_the_argument():
     with pytest.raises(ValueError, match=r"^(probabilities|targets) must .*scalar"):
         losses.cross_entropy(jnp.array(1.0), jnp.array(1.0))
+
+
+def test_huber_delta_must_be_a_scalar():
+    with pytest.raises(ValueError, match=r"^delta must have shape \(\) \(a scalar\)"):
+        losses.huber(jnp.ones(2), jnp.ones(2), delta=jnp.ones(2))

@@ -380,3 +380,14 @@ def test_checks_keep_numbers_bit_identical_and_work_under_jit_grad_vmap(x64):
         np.testing.assert_allclose(jax.jit(jax.vmap(tilted_double_well))(jnp.array([0.0, 2.0]), jnp.array([0.3, 0.5])), [1.0, 10.0])
         # a tracer's value cannot be inspected, so inside jit even a negative curvature is evaluated
         np.testing.assert_allclose(jax.jit(parabola)(1.0, -1.0), -0.5)
+
+
+def test_quadratic_and_wells_name_non_numeric_input():
+    from dlbook.surfaces import quadratic, wells
+
+    with pytest.raises(TypeError, match=r"^w must be numeric array-like"):
+        quadratic("ab", jnp.eye(2))
+    with pytest.raises(TypeError, match=r"^A must be numeric array-like"):
+        quadratic(jnp.ones(2), "ab")
+    with pytest.raises(TypeError, match=r"^w must be numeric array-like"):
+        wells("ab")

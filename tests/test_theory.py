@@ -120,3 +120,8 @@ def test_optimal_tunings_bad_input():
         optimal_gd(0.0, 1.0)
     with pytest.raises(ValueError, match=r"^l_min must have shape \(\)"):
         optimal_gd(jnp.array([1.0, 2.0]), 3.0)
+
+
+def test_sampling_variance_sigma2_must_be_a_scalar():
+    with pytest.raises(ValueError, match=r"^sigma2 must have shape \(\) \(a scalar\)"):
+        theory.sampling_variance(jnp.ones(2), 10, 2)

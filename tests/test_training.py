@@ -351,3 +351,19 @@ def test_input_sensitivity_against_finite_differences():
     np.testing.assert_allclose(float(tr.input_sensitivity(params, X, activation=TANH)), np.mean(norms), rtol=2e-3)
     with pytest.raises(ValueError, match=r"^X must have shape \(B, 5\)"):
         tr.input_sensitivity(params, X[:, :4])
+
+
+def test_fit_and_evaluate_need_one_output_per_class():
+    """A one-output network is a binary classifier for model.accuracy, but fit/evaluate train a softmax: refuse it
+    by name instead of failing deep inside the cross-entropy."""
+    one = mdl.init_mlp((2, 1), key=jax.random.key(0))
+    X, y = jnp.ones((3, 2)), jnp.array([0, 1, 0])
+    with pytest.raises(ValueError, match=r"^params must end in one output per class \(a softmax classifier, at least 2\)"):
+        tr.fit(one, (X, y), (X, y), optimizer=optim.sgd(0.1), num_steps=2, key=jax.random.key(1))
+    with pytest.raises(ValueError, match=r"^params must end in one output per class"):
+        tr.evaluate(one, X, y)
+
+
+def test_trend_window_must_be_a_number():
+    with pytest.raises(ValueError, match=r"^window must be in \(0, 0.5\]"):
+        tr.trend(jnp.ones(10), window="a")

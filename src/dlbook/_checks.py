@@ -112,6 +112,15 @@ def check_callable(name: str, f: Any) -> None:
         raise TypeError(f"{name} must be callable, got {type(f).__name__}")
 
 
+def check_hashable(name: str, x: Any) -> None:
+    """A static argument of a jitted function must be hashable (JAX keys its compiled programs by it)."""
+    try:
+        hash(x)
+    except TypeError:
+        raise TypeError(f"{name} must be hashable (a module-level function, or a functools.partial kept in a "
+                        f"variable), got an unhashable {type(x).__name__}") from None
+
+
 def check_scalar(name: str, x: Any, what: str = "() (a scalar)") -> Any:
     """Raise ``ValueError`` unless ``x`` is a scalar (vmap over the caller for several values)."""
     x = as_array(name, x)

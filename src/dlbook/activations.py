@@ -29,7 +29,7 @@ from jax import Array
 from jax.scipy.special import erfc
 from jax.typing import ArrayLike
 
-from dlbook._checks import check_non_negative, check_positive, check_scalar
+from dlbook._checks import as_array, check_non_negative, check_positive, check_scalar
 
 __all__ = [
     "sigmoid", "d_sigmoid", "tanh", "d_tanh", "relu", "d_relu", "leaky_relu", "d_leaky_relu", "elu", "d_elu",
@@ -43,7 +43,7 @@ _INV_SQRT_2PI = 0.3989422804014327
 
 
 def _x(x: ArrayLike) -> Array:
-    x = jnp.asarray(x)
+    x = jnp.asarray(as_array("x", x))
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"x must be a floating-point array, got dtype {x.dtype}")
     return x

@@ -258,6 +258,8 @@ def split(X: ArrayLike, y: ArrayLike, *, key: Array, fractions: tuple[float, ...
     check_ndim("X", X, 2, "(n, d)")
     if y.ndim < 1 or y.shape[0] != X.shape[0]:
         raise ValueError(f"y must have one entry per row of X ({X.shape[0]}), got shape {y.shape}")
+    if not isinstance(fractions, (tuple, list)):
+        raise ValueError(f"fractions must be two or more positive numbers summing to 1, got {fractions!r}")
     fr = [float(f) for f in fractions]
     if len(fr) < 2 or any(f <= 0 for f in fr) or abs(sum(fr) - 1) > 1e-9:
         raise ValueError(f"fractions must be two or more positive numbers summing to 1, got {tuple(fractions)}")

@@ -34,6 +34,7 @@ from dlbook._checks import (
     check_batches,
     check_bool,
     check_callable,
+    check_hashable,
     check_int,
     check_learning_rate,
     check_ndim,
@@ -144,10 +145,14 @@ def optimize(
     check_optimizer("optimizer", optimizer)
     num_steps = check_int("num_steps", num_steps, minimum=0)
     check_bool("path", path)
+    if not isinstance(args, tuple):
+        raise TypeError(f"args must be a tuple of arrays (the extra arguments of loss_fn, e.g. (X, y)), got {type(args).__name__}")
+    params = check_params("params", params)
     if batch_size is not None:
         return _optimize_minibatch(loss_fn, params, optimizer, num_steps, args, path, batch_size, key)
     if key is not None:
         raise ValueError("key is only used with batch_size (the shuffles of mini-batch runs); got a key without one")
+    _check_scalar_loss(loss_fn, params, args)
 
     def body(carry, _):
         w, state = carry
@@ -159,6 +164,13 @@ def optimize(
     return Trajectory(_with_last(ws, w_last) if path else w_last, losses)
 
 
+def _check_scalar_loss(loss_fn: LossFn, params: PyTree, args: tuple) -> None:
+    """``loss_fn(params, *args)`` must be a scalar (its shape is found without running it)."""
+    shape = jax.eval_shape(loss_fn, params, *args).shape
+    if shape != ():
+        raise ValueError(f"loss_fn must return a scalar (the mean loss), got shape {shape}")
+
+
 def _with_last(ws: PyTree, w_last: PyTree) -> PyTree:
     """The stacked iterates ``w_0 … w_{T−1}`` with ``w_T`` appended."""
     return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b[None]]), ws, w_last)
@@ -166,11 +178,11 @@ def _with_last(ws: PyTree, w_last: PyTree) -> PyTree:
 
 def _optimize_minibatch(loss_fn, params, optimizer, num_steps, data, path, batch_size, key) -> Trajectory:
     data, n, batch_size = check_batches(data, batch_size, key, name="args")
+    _check_scalar_loss(loss_fn, params, data)
     per_epoch = n // batch_size
     if num_steps % per_epoch:
         raise ValueError(f"num_steps must be a whole number of epochs of n // batch_size = {per_epoch} steps, "
                          f"got {num_steps}")
-    params = check_params("params", params)
 
     def body(carry, idx):
         w, state = carry
@@ -223,6 +235,7 @@ def gradient_descent(
     Chapter: ``book/ch01_gradient_descent.ipynb``.
     """
     check_callable("loss_fn", loss_fn)
+    check_hashable("loss_fn", loss_fn)
     w0 = check_params("w0", w0)
     check_learning_rate(learning_rate)
     num_steps = check_int("num_steps", num_steps, minimum=0)
@@ -266,6 +279,7 @@ def gradient_descent_sweep(
     Chapter: ``book/ch01_gradient_descent.ipynb``.
     """
     check_callable("loss_fn", loss_fn)
+    check_hashable("loss_fn", loss_fn)
     lrs = as_array("learning_rates", learning_rates)
     check_ndim("learning_rates", lrs, 1, "(K,)")
     check_positive("learning_rates", lrs)
@@ -340,6 +354,7 @@ def minimize(
     Chapter: ``book/ch01_gradient_descent.ipynb``.
     """
     check_callable("loss_fn", loss_fn)
+    check_hashable("loss_fn", loss_fn)
     w0 = check_params("w0", w0)
     check_learning_rate(learning_rate)
     check_positive("tol", tol)

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from dlbook._checks import as_array, check_int, check_ndim, check_non_negative, check_shape, is_concrete
+from dlbook._checks import as_array, check_int, check_ndim, check_non_negative, check_scalar, check_shape, is_concrete
 from dlbook._numerics import dot
 from dlbook.losses import mse
 
@@ -256,6 +256,7 @@ def ridge(X: ArrayLike, y: ArrayLike, l2: ArrayLike) -> Array:
     check_ndim("X", X, 2, "(n, d)")
     check_shape("y", as_array("y", y), (X.shape[0],), f"({X.shape[0]},) to match X")
     check_non_negative("l2", l2)
+    check_scalar("l2", l2, "() (a scalar; vmap over ridge for several)")
     X, y = jnp.asarray(X), jnp.asarray(y)
     n = X.shape[0]
     x_mean, y_mean = jnp.mean(X, axis=0), jnp.mean(y)
@@ -264,4 +265,4 @@ def ridge(X: ArrayLike, y: ArrayLike, l2: ArrayLike) -> Array:
     shrink = jnp.where(keep, s / jnp.where(keep, s**2 + 0.5 * n * l2, 1.0), 0.0)
     w = dot(Vt.T, shrink * dot(U.T, y - y_mean))
     w = jnp.where(jnp.all(X == X[:1], axis=0), 0.0, w)  # constant (e.g. masked) columns: exactly 0, not 1e-8
-    return jnp.append(w, y_mean - jnp.dot(x_mean, w))
+    return jnp.append(w, y_mean - dot(x_mean, w))

@@ -101,7 +101,7 @@ def logistic_gradient(w: ArrayLike, b: ArrayLike, X: ArrayLike, y: ArrayLike) ->
     Chapter: ``book/ch02_backprop.ipynb``.
     """
     w, X, y = _check(w, b, X, y)
-    r = jax.nn.sigmoid(dot(X, w) + b) - y
+    r = logistic_predict(w, b, X) - y
     return dot(X.T, r) / X.shape[0], jnp.mean(r)
 
 

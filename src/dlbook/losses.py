@@ -8,13 +8,13 @@ per-example values).  Conventions:
 * binary cross-entropies work element by element on probabilities ``p ∈ [0, 1]`` (or on scores, the
   ``*_with_logits`` versions) and labels ``y ∈ [0, 1]``; :func:`multilabel_binary_cross_entropy` sums them
   over the labels of one example (the last axis);
-* categorical cross-entropy takes one distribution per example on the last axis and one-hot targets;
-  the ``*_with_logits`` version applies a max-subtracted log-softmax, so it is finite for any scores;
+* categorical cross-entropy takes one distribution per example on the last axis and targets that are
+  distributions too (one-hot, or soft such as smoothed labels); the ``*_with_logits`` version applies a max-subtracted log-softmax, so it is finite for any scores;
 * logarithms are natural, and ``0 · log 0 = 0`` (so a probability of exactly 0 for a label of 0 costs
   nothing, while a probability of 0 for a label of 1 costs ``+inf``).
 
 Bad input is rejected with the argument's name: mismatched shapes, probabilities outside ``[0, 1]``,
-targets that are not one-hot where one-hot is required, an unknown ``reduction``.  (Value checks run on
+rows that should be distributions and do not sum to 1, an unknown ``reduction``.  (Value checks run on
 concrete arrays; inside ``jit`` only shapes can be checked.)
 
 Chapters: ``book/ch01_gradient_descent.ipynb`` (MSE for linear regression), ``book/ch04_losses.ipynb``.
@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from dlbook._checks import as_array, check_choice, check_positive, is_concrete
+from dlbook._checks import as_array, check_choice, check_positive, check_scalar, is_concrete
 from dlbook.activations import log_softmax, softmax
 
 Array = jax.Array
@@ -175,6 +175,7 @@ def huber(predictions: ArrayLike, targets: ArrayLike, *, delta: float = 1.0, red
     """
     p, t = _same_shape("predictions", predictions, "targets", targets)
     check_positive("delta", delta)
+    check_scalar("delta", delta)
     e = jnp.abs(p - t)
     return _reduce(jnp.where(e <= delta, 0.5 * e**2, delta * (e - 0.5 * delta)), reduction)
 

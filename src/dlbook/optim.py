@@ -8,7 +8,8 @@ is ``chain(scale(-α))``, i.e. ``w ← w − α ∇𝓛(w)``; :func:`momentum` a
 
 One step of training is :func:`step`: the loss and its gradient at the current parameters, the optimizer's
 update, the new parameters.  Every runner of the library (:mod:`dlbook.descent`, :mod:`dlbook.training`)
-and every benchmark takes its steps with it.
+and every training loop of the benchmarks takes its steps with it (the optimizer benchmark times ``update``
+and :func:`apply_updates` alone, against optax's).
 
 Hyperparameters are checked when an optimizer is *built* (not inside ``update``); a traced value (e.g. a
 learning rate swept with ``vmap``) is accepted unchecked, the sweep's caller checks the concrete array.

@@ -300,7 +300,7 @@ def plot_network(
     Chapter: ``book/ch02_backprop.ipynb``.
     """
     if not isinstance(params, (list, tuple)) or not params:
-        raise TypeError("params must be a non-empty list of dlbook.backprop.Layer")
+        raise TypeError("params must be a non-empty list of dlbook.model.Layer")
     sizes = [int(params[0].W.shape[1])] + [int(p.W.shape[0]) for p in params]
     if max(sizes) > MAX_DRAWN_UNITS:
         raise ValueError(f"plot_network draws networks with at most {MAX_DRAWN_UNITS} units per layer, got widths {sizes}")

@@ -206,7 +206,7 @@ def augment_images(X: ArrayLike, *, key: Array, image_shape: tuple[int, int] = (
         mirror = jax.random.bernoulli(k_flip, 0.5, (n,))
         images = jnp.where(mirror[:, None, None], images[:, :, ::-1], images)
     out = images.reshape(n, h * w)
-    return out + jnp.asarray(noise, out.dtype) * jax.random.normal(k_noise, out.shape, out.dtype)
+    return gaussian_noise(out, noise, key=k_noise)
 
 
 class EarlyStop(NamedTuple):

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from dlbook._numerics import dot
 from dlbook._checks import (
     as_array,
     check_callable,
@@ -167,14 +168,14 @@ def quadratic(w: ArrayLike, A: ArrayLike, center: ArrayLike | None = None) -> Ar
 
     Chapter: ``book/ch01_gradient_descent.ipynb`` (used again in ``book/ch06_batch_momentum.ipynb``).
     """
-    w = jnp.asarray(w)
-    A = jnp.asarray(A)
+    w = jnp.asarray(as_array("w", w))
+    A = jnp.asarray(as_array("A", A))
     check_ndim("w", w, 1, "(d,)")
     check_shape("A", A, (w.shape[0], w.shape[0]), f"({w.shape[0]}, {w.shape[0]}) to match w")
     if center is not None:
         check_shape("center", as_array("center", center), w.shape, f"{w.shape} to match w")
     d = w if center is None else w - jnp.asarray(center)
-    return 0.5 * jnp.dot(d, jnp.dot(A, d, precision=jax.lax.Precision.HIGHEST), precision=jax.lax.Precision.HIGHEST)
+    return 0.5 * dot(d, dot(A, d))
 
 
 def tilted_double_well(w: ArrayLike, tilt: ArrayLike = 0.3) -> Array:
@@ -211,7 +212,7 @@ def tilted_double_well(w: ArrayLike, tilt: ArrayLike = 0.3) -> Array:
     return (w**2 - 1.0) ** 2 + tilt * w
 
 
-#: Centres, depths and widths of the three Gaussian wells of :func:`wells`.
+#: Centres of the three Gaussian wells of :func:`wells` (their depths and common width follow).
 WELL_CENTERS = ((-1.5, -1.0), (1.6, 1.1), (1.2, -1.7))
 _WELL_DEPTHS = (2.0, 1.3, 0.9)
 _WELL_WIDTH = 0.75
@@ -240,7 +241,7 @@ def wells(w: ArrayLike) -> Array:
 
     Chapter: ``book/ch01_gradient_descent.ipynb``.
     """
-    w = jnp.asarray(w)
+    w = jnp.asarray(as_array("w", w))
     check_shape("w", w, (2,))
     c = jnp.asarray(WELL_CENTERS, dtype=w.dtype if jnp.issubdtype(w.dtype, jnp.floating) else None)
     d = jnp.asarray(_WELL_DEPTHS)

@@ -91,7 +91,7 @@ def sampling_variance(sigma2: ArrayLike, n: int, batch_size: ArrayLike) -> Array
 
     ``g_B`` is the mean of ``B`` of the ``n`` per-example gradients ``gᵢ`` drawn without replacement, ``g`` the mean
     of all ``n``, and ``σ² = (1/n) Σᵢ ‖gᵢ − g‖²`` their total variance: the ``1/B`` law, times the correction
-    ``(n − B)/(n − 1)`` that makes it 0 at ``B = n``.  :func:`dlbook.descent.gradient_variance` measures the
+    ``(n − B)/(n − 1)`` that makes it 0 at ``B = n``.  :func:`dlbook.theory.gradient_variance` measures the
     left-hand side.
 
     Args:
@@ -109,6 +109,7 @@ def sampling_variance(sigma2: ArrayLike, n: int, batch_size: ArrayLike) -> Array
     Chapter: ``book/ch06_batch_momentum.ipynb``.
     """
     check_non_negative("sigma2", sigma2)
+    check_scalar("sigma2", sigma2)
     n = check_int("n", n, minimum=2)
     B = jnp.asarray(as_array("batch_size", batch_size), dtype=jnp.result_type(float))
     if is_concrete(B) and (np.any(np.asarray(B) < 1) or np.any(np.asarray(B) > n)):

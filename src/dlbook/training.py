@@ -14,7 +14,7 @@ images), so the training curve and the validation curve differ only in the data:
 generalisation gap.  What the optimizer actually minimised at each step is returned too (``objective``).
 
 :func:`diagnose` reads a pair of curves the way the notes do, by the trend of each over the second half
-of training (:func:`trend`): the five patterns of :data:`PATTERNS`.
+of training (:func:`trend`): the five patterns of :data:`PATTERNS` (overfitting shows as two trend pairs).
 
 λ, the dropout rate, the noise level and the learning rate (inside the optimizer) may be traced, and all
 randomness comes from ``key``: so ``jax.vmap`` over any of them (and over the seed of
@@ -90,6 +90,9 @@ def _check_set(name: str, data, params, activation) -> tuple[Array, Array]:
         raise TypeError(f"{name} must be a pair (X, labels), got {type(data).__name__}")
     X, labels = data
     X, _ = check_network(params, X, activation=activation)
+    if params[-1].W.shape[0] < 2:
+        raise ValueError(f"params must end in one output per class (a softmax classifier, at least 2), got "
+                         f"{params[-1].W.shape[0]} output")
     labels = check_labels(f"{name} labels", labels, X.shape[0], num_classes(params))
     return jnp.asarray(X), jnp.asarray(labels)
 
@@ -295,7 +298,8 @@ def input_sensitivity(params: list[Layer], X: ArrayLike, *, activation: Activati
     return jnp.mean(jnp.sqrt(jnp.sum(J**2, axis=(1, 2))))
 
 
-#: The five shapes of a (training, validation) pair of loss curves and what each suggests.
+#: The five patterns of a (training, validation) pair of loss curves, keyed by their trends, and what each
+#: suggests (overfitting has two keys: validation flat or rising).
 PATTERNS = {
     ("falling", "falling"): "still learning",
     ("falling", "flat"): "overfitting",
@@ -310,7 +314,7 @@ def _windows(c: np.ndarray, window: float) -> tuple[int, int]:
     """Where the middle window of a curve starts, and the number ``w`` of points in each window."""
     if c.ndim < 1 or c.shape[-1] < 4:
         raise ValueError(f"curve must have at least 4 points on its last axis (shape (..., T)), got shape {c.shape}")
-    if not 0 < window <= 0.5:
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or not 0 < window <= 0.5:
         raise ValueError(f"window must be in (0, 0.5] (a fraction of the curve), got {window}")
     w = max(1, int(round(window * c.shape[-1])))
     return c.shape[-1] // 2 - w // 2, w
