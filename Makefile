@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: book test unit nbval book-strict site-checks browser bench lab sync outputs clean help
+.PHONY: book execute test unit nbval book-strict site-checks browser bench lab sync outputs clean help
 
 help:
 	@echo "make book    execute every chapter and build the HTML book in _build/html"
@@ -37,22 +37,35 @@ $(EXEC_CACHE):
 	rm -rf _build/.jupyter_cache _build/.executed-with-*
 	mkdir -p _build && touch $@
 
+# Each chapter is executed once per `make book` / `make test`, chapters concurrently (one per core):
+# * `make book`: tools/chapters.py execute runs the chapters missing from the cache with jupyter-cache's
+#   local-parallel executor (static explorers: the frames are built); Jupyter Book then takes every chapter
+#   from the cache.
+# * `make test`: nbval executes the chapters (pytest-xdist, one chapter per worker) with static explorers,
+#   and the root conftest.py caches each chapter that passed; the strict build executes none.
+JOBS ?= auto
+CHAPTER_NOTEBOOKS = $(sort $(wildcard book/ch*.ipynb))
+
+execute: $(STAMP) $(EXEC_CACHE)
+	$(BIN)/python tools/chapters.py execute $(CHAPTER_NOTEBOOKS)
+
 # The built book: static sliders are precomputed while the chapters execute.
-book: $(STAMP) $(EXEC_CACHE)
+book: execute
 	DLBOOK_EXPLORERS=static $(BIN)/jupyter-book build --keep-going .
 	@echo "Open _build/html/index.html"
 
 test: unit nbval book-strict site-checks browser
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests --ignore=tests/site --ignore=tests/e2e -q -p no:cacheprovider
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests --ignore=tests/site --ignore=tests/e2e -q -p no:cacheprovider
 
 # Every chapter re-executed and its text outputs compared with the stored ones (the regression reference).
-nbval: $(STAMP)
-	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-cell-timeout=600 -p no:cacheprovider book -q
+nbval: $(STAMP) $(EXEC_CACHE)
+	DLBOOK_EXPLORERS=static $(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval --nbval-current-env \
+	  --nbval-cell-timeout=600 -p no:cacheprovider book -q
 
 # The same build as `make book`, with every Sphinx warning an error.
-book-strict: $(STAMP) $(EXEC_CACHE)
+book-strict: execute
 	DLBOOK_EXPLORERS=static $(BIN)/jupyter-book build --warningiserror --keep-going .
 
 site-checks: $(STAMP)
@@ -61,7 +74,7 @@ site-checks: $(STAMP)
 # The site in a real Chromium (offline) and the chapters in a real JupyterLab; skipped, with one line
 # saying so, where no Chromium is installed (DLBOOK_CHROMIUM=/path picks one).
 browser: $(STAMP)
-	$(BIN)/python -m pytest tests/e2e -q -p no:cacheprovider
+	$(BIN)/python -m pytest -n $(JOBS) tests/e2e -q -p no:cacheprovider
 
 # Benchmarks (not part of `make test`: tests never assert a time).  PyTorch and scikit-learn are installed
 # for them only.  BENCH_ARGS="--only sweep optimizers" runs some groups.

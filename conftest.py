@@ -4,15 +4,82 @@ nbval compares every stored output of a chapter with the re-executed one.  What 
 printed numbers and ``text/plain`` reprs, which the committed notebooks keep (see tools/chapters.py).
 Figures, HTML and stderr (library warnings that differ between machines) are not compared; the numbers
 a figure shows are printed and asserted in the chapter itself.
+
+One execution per chapter (``make test``): nbval runs with ``DLBOOK_EXPLORERS=static`` and, for each
+chapter whose every cell passed, puts the executed notebook (all its outputs: figures, the explorers'
+static frames) into the book's jupyter-cache (``_build/.jupyter_cache``).  The strict book build then finds
+every chapter there and executes none.  A run by hand (``pytest --nbval book``) is live and caches nothing.
 """
 
 import os
+import time
 
-os.environ["DLBOOK_EXPLORERS"] = "live"   # nbval runs the live explorers: no frames are built
-os.environ["DLBOOK_PROGRESS"] = "off"     # and shows no progress bars (they are not part of the reference)
+os.environ.setdefault("DLBOOK_EXPLORERS", "live")  # by hand: the live explorers, no frames built
+os.environ["DLBOOK_PROGRESS"] = "off"             # no progress bars (they are not part of the reference)
+
+#: Where Jupyter Book's execution cache lives (MyST-NB: ``<outdir>/../.jupyter_cache``).
+EXECUTION_CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_build", ".jupyter_cache")
+
+_runs = {}  # chapter node id -> {"outputs": {cell_num: outputs}, "failed": bool, "start": time}
 
 
 def pytest_collectstart(collector):
     if getattr(collector, "fspath", None) is not None and collector.fspath.ext == ".ipynb":
         collector.skip_compare += ("text/html", "image/svg+xml", "application/javascript", "stderr")
 
+
+def _is_cell(item) -> bool:
+    return type(item).__name__ == "IPyNbCell" and hasattr(item, "cell_num")
+
+
+def pytest_runtest_logreport(report):
+    run = _runs.get(report.nodeid.split("::")[0])
+    if run is not None and report.failed:
+        run["failed"] = True
+
+
+def pytest_runtest_setup(item):
+    if _is_cell(item):
+        _runs.setdefault(item.parent.nodeid, {"outputs": {}, "failed": False, "start": time.time()})
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if not _is_cell(item):
+        return
+    run = _runs[item.parent.nodeid]
+    if item.test_outputs is not None:
+        run["outputs"][item.cell_num] = list(item.test_outputs)
+    if nextitem is None or getattr(nextitem, "parent", None) is not item.parent:
+        _cache_executed(item.parent, _runs.pop(item.parent.nodeid))
+
+
+def _cache_executed(nbfile, run) -> None:
+    """Store a chapter nbval executed into the book's execution cache (only a static-mode, all-passed run)."""
+    if os.environ.get("DLBOOK_EXPLORERS") != "static" or run["failed"]:
+        return
+    import copy
+
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    from tools.chapters import merge_streams
+
+    nb = copy.deepcopy(nbfile.nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if set(run["outputs"]) != set(range(len(code))):  # a -k selection, a skipped cell: not a whole execution
+        return
+    for k, cell in enumerate(code):
+        outputs = []
+        for out in run["outputs"][k]:
+            if out.output_type == "error":
+                return
+            if out.output_type == "execute_result":
+                out = nbformat.v4.new_output("execute_result", data=out.data, metadata=out.metadata,
+                                             execution_count=k + 1)
+            outputs.append(out)
+        cell.outputs, cell.execution_count = merge_streams(outputs), k + 1
+    nbformat.validate(nb)
+    bundle = CacheBundleIn(nb, os.path.abspath(nbfile.fspath.strpath),
+                           data={"execution_seconds": time.time() - run["start"], "executed_by": "nbval"})
+    get_cache(EXECUTION_CACHE).cache_notebook_bundle(bundle, check_validity=False, overwrite=True)

@@ -11,11 +11,15 @@ Usage, from the repository root (``make sync`` and ``make outputs`` run it on ev
     .venv/bin/python tools/chapters.py sync  book/ch01_gradient_descent.md     # .md edits into the .ipynb
     .venv/bin/python tools/chapters.py store book/ch01_gradient_descent.ipynb  # execute, store text outputs
     .venv/bin/python tools/chapters.py check book/ch*.ipynb                    # no execution
+    .venv/bin/python tools/chapters.py execute book/ch*.ipynb                  # the book's execution, in parallel
 
 ``sync`` runs ``jupytext --sync`` on each pair that differs: the inputs of the newer of the two files are
 copied into the other, and the ``.ipynb`` keeps its outputs.  ``store`` syncs first, so what it executes
 is what the ``.md`` says.  ``check`` reports stored-output problems and pairs out of sync; the unit tests
-(tests/test_notebooks.py) run the same checks.  A chapter may be named by either of its two files.
+(tests/test_notebooks.py) run the same checks.  ``execute`` is the book build's execution (``make book``
+runs it before Jupyter Book): every chapter not yet in the book's jupyter-cache (``_build/.jupyter_cache``,
+keyed by the chapter's code) is executed with explorers ``static``, concurrently, by jupyter-cache's
+``local-parallel`` executor (one process per core), and cached; Jupyter Book then executes nothing.  A chapter may be named by either of its two files.
 """
 
 from __future__ import annotations
@@ -329,6 +333,50 @@ def store(path: Path, timeout: int = 600) -> None:
     print(f"stored {_show(path)} ({path.stat().st_size / 1024:.0f} KB)")
 
 
+#: The book's execution cache (where MyST-NB looks: ``<html outdir>/../.jupyter_cache``).
+EXECUTION_CACHE = ROOT / "_build" / ".jupyter_cache"
+
+
+def execute(paths: Iterable[Path], timeout: int = 600, cache_path: Path = EXECUTION_CACHE) -> list[tuple[Path, float]]:
+    """Execute, as the book build does, the chapters not in the execution cache: concurrently, then cached.
+
+    Explorers are ``static`` (the frames are built) and progress bars off.  Uses jupyter-cache's
+    ``local-parallel`` executor: a pool of one process per core, each running a chapter in its own kernel
+    in the chapter's folder.  Returns ``(chapter, seconds)`` for each chapter executed now (none when all
+    were cached); raises ``SystemExit`` with the traceback when a chapter fails.
+    """
+    import logging
+
+    from jupyter_cache import get_cache
+    from jupyter_cache.executors import load_executor
+
+    uris = [str(_notebook_path(p).resolve()) for p in paths]
+    cache = get_cache(str(cache_path))
+    for uri in uris:
+        cache.add_nb_to_project(uri)
+    logger = logging.getLogger("dlbook.execute")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("[execute] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    os.environ.update(DLBOOK_EXPLORERS="static", DLBOOK_PROGRESS="off")  # inherited by every kernel
+    result = load_executor("local-parallel", cache, logger=logger).run_and_cache(
+        filter_uris=uris, timeout=timeout, allow_errors=False)
+    failed = result.excepted + result.errored
+    if failed:
+        records = {r.uri: r for r in cache.list_project_records(filter_uris=failed)}
+        raise SystemExit("\n\n".join(f"{_show(Path(u))} failed:\n{records[u].traceback if u in records else ''}"
+                                      for u in failed))
+    done = []
+    for uri in result.succeeded:
+        record = cache.get_cached_project_nb(uri)
+        done.append((Path(uri), float(record.data.get("execution_seconds", float("nan")))))
+        print(f"{_show(Path(uri))}: executed in {done[-1][1]:.1f} seconds")
+    print(f"{len(done)} of {len(uris)} chapters executed, {len(uris) - len(done)} from the cache")
+    return done
+
+
 def _chapters(paths: Iterable[Path]) -> list[Path]:
     """The chapters named (by either file), each once, as their ``.ipynb`` paths, in order."""
     seen: dict[Path, None] = {}
@@ -339,7 +387,7 @@ def _chapters(paths: Iterable[Path]) -> list[Path]:
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tools/chapters.py", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("sync", "store", "check"))
+    parser.add_argument("command", choices=("sync", "store", "check", "execute"))
     parser.add_argument("chapters", nargs="+", type=Path, help="book/chNN_*.ipynb or book/chNN_*.md")
     args = parser.parse_args(list(argv) if argv is not None else None)
     chapters = _chapters(args.chapters)
@@ -350,6 +398,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     if args.command == "store":
         for p in chapters:
             store(p)
+        return 0
+    if args.command == "execute":
+        execute(chapters)
         return 0
     problems = [msg for p in chapters for msg in (check(p) if p.exists() else []) + pair_problems(p)]
     print("\n".join(problems) or "ok")

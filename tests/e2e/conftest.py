@@ -115,10 +115,22 @@ def site():
     server.server_close()
 
 
-@pytest.fixture(scope="session")
-def page_weights():
-    """Filled by the page-weight test, printed as a table at the end of the run."""
-    return PAGE_WEIGHTS
+@pytest.fixture
+def page_weights(request):
+    """The page-weight test puts its page's weight here; the table at the end of the run lists them.
+
+    Carried by the test report (``user_properties``), so the table is complete when pytest-xdist runs the
+    tests in worker processes too.
+    """
+    weights: dict[str, dict[str, int]] = {}
+    yield weights
+    request.node.user_properties.append(("page_weights", weights))
+
+
+def pytest_runtest_logreport(report):
+    for name, value in getattr(report, "user_properties", ()):
+        if name == "page_weights" and report.when == "teardown":
+            PAGE_WEIGHTS.update(value)
 
 
 @pytest.fixture(scope="session")
