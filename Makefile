@@ -31,11 +31,15 @@ $(STAMP): requirements.txt pyproject.toml
 # code changes.  A change to the library or the pinned packages changes what every chapter computes, so it
 # empties the cache: the marker file is named after a hash of src/dlbook and requirements.txt.
 LIBHASH := $(shell cat pyproject.toml requirements.txt src/dlbook/*.py 2>/dev/null | $(PYTHON) -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])')
-EXEC_CACHE := _build/.executed-with-$(LIBHASH)
+# OUT: where _build goes (default: here); `make bench` builds from clean in a temporary OUT.
+OUT ?= .
+BUILD := $(OUT)/_build
+EXECUTION_CACHE := $(BUILD)/.jupyter_cache
+EXEC_CACHE := $(BUILD)/.executed-with-$(LIBHASH)
 
 $(EXEC_CACHE):
-	rm -rf _build/.jupyter_cache _build/.executed-with-*
-	mkdir -p _build && touch $@
+	rm -rf $(EXECUTION_CACHE) $(BUILD)/.executed-with-*
+	mkdir -p $(BUILD) && touch $@
 
 # Each chapter is executed once per `make book` / `make test`, chapters concurrently (one per core):
 # * `make book`: tools/chapters.py execute runs the chapters missing from the cache with jupyter-cache's
@@ -47,12 +51,12 @@ JOBS ?= auto
 CHAPTER_NOTEBOOKS = $(sort $(wildcard book/ch*.ipynb))
 
 execute: $(STAMP) $(EXEC_CACHE)
-	$(BIN)/python tools/chapters.py execute $(CHAPTER_NOTEBOOKS)
+	$(BIN)/python tools/chapters.py execute --cache $(EXECUTION_CACHE) $(CHAPTER_NOTEBOOKS)
 
 # The built book: static sliders are precomputed while the chapters execute.
 book: execute
-	DLBOOK_EXPLORERS=static $(BIN)/jupyter-book build --keep-going .
-	@echo "Open _build/html/index.html"
+	DLBOOK_EXPLORERS=static $(BIN)/jupyter-book build --keep-going --path-output $(OUT) .
+	@echo "Open $(BUILD)/html/index.html"
 
 test: unit nbval book-strict site-checks browser
 
@@ -61,12 +65,13 @@ unit: $(STAMP)
 
 # Every chapter re-executed and its text outputs compared with the stored ones (the regression reference).
 nbval: $(STAMP) $(EXEC_CACHE)
-	DLBOOK_EXPLORERS=static $(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval --nbval-current-env \
+	DLBOOK_EXPLORERS=static DLBOOK_EXECUTION_CACHE=$(EXECUTION_CACHE) \
+	  $(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval --nbval-current-env \
 	  --nbval-cell-timeout=600 -p no:cacheprovider book -q
 
 # The same build as `make book`, with every Sphinx warning an error.
 book-strict: execute
-	DLBOOK_EXPLORERS=static $(BIN)/jupyter-book build --warningiserror --keep-going .
+	DLBOOK_EXPLORERS=static $(BIN)/jupyter-book build --warningiserror --keep-going --path-output $(OUT) .
 
 site-checks: $(STAMP)
 	$(BIN)/python -m pytest tests/site -q -p no:cacheprovider
@@ -102,4 +107,4 @@ outputs: $(STAMP)
 	$(BIN)/python tools/chapters.py store $(CHAPTERS)
 
 clean:
-	rm -rf _build
+	rm -rf $(BUILD)

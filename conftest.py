@@ -17,8 +17,10 @@ import time
 os.environ.setdefault("DLBOOK_EXPLORERS", "live")  # by hand: the live explorers, no frames built
 os.environ["DLBOOK_PROGRESS"] = "off"             # no progress bars (they are not part of the reference)
 
-#: Where Jupyter Book's execution cache lives (MyST-NB: ``<outdir>/../.jupyter_cache``).
-EXECUTION_CACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_build", ".jupyter_cache")
+#: Where Jupyter Book's execution cache lives (MyST-NB: ``<outdir>/../.jupyter_cache``); the Makefile passes
+#: ``DLBOOK_EXECUTION_CACHE`` when it builds elsewhere (``OUT=...``).
+EXECUTION_CACHE = os.environ.get("DLBOOK_EXECUTION_CACHE") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "_build", ".jupyter_cache")
 
 _runs = {}  # chapter node id -> {"outputs": {cell_num: outputs}, "failed": bool, "start": time}
 

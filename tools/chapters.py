@@ -389,6 +389,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tools/chapters.py", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("sync", "store", "check", "execute"))
     parser.add_argument("chapters", nargs="+", type=Path, help="book/chNN_*.ipynb or book/chNN_*.md")
+    parser.add_argument("--cache", type=Path, default=EXECUTION_CACHE,
+                        help=f"execute: the execution cache (default {_show(EXECUTION_CACHE)})")
     args = parser.parse_args(list(argv) if argv is not None else None)
     chapters = _chapters(args.chapters)
     if args.command == "sync":
@@ -400,7 +402,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             store(p)
         return 0
     if args.command == "execute":
-        execute(chapters)
+        execute(chapters, cache_path=args.cache)
         return 0
     problems = [msg for p in chapters for msg in (check(p) if p.exists() else []) + pair_problems(p)]
     print("\n".join(problems) or "ok")

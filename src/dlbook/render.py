@@ -102,9 +102,10 @@ class FrameRenderer:
         fig.canvas.draw()
         rgb = Image.frombuffer("RGBA", fig.canvas.get_width_height(), fig.canvas.buffer_rgba()).convert("RGB")
         out = io.BytesIO()
-        # Palette PNG: plots have few colours; the octree quantizer keeps them and is fast.
+        # Palette PNG: plots have few colours; the octree quantizer keeps them and is fast.  zlib level 6 (its
+        # default): level 9 took 7× as long to encode (0.73 s against 0.10 s for 72 frames) for 8–12 % fewer bytes.
         rgb.quantize(colors=ex.colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(
-            out, format="png", compress_level=9
+            out, format="png", compress_level=6
         )
         return out.getvalue()
 
