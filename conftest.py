@@ -9,6 +9,8 @@ One execution per chapter (``make test``): nbval runs with ``DLBOOK_EXPLORERS=st
 chapter whose every cell passed, puts the executed notebook (all its outputs: figures, the explorers'
 static frames) into the book's jupyter-cache (``_build/.jupyter_cache``).  The strict book build then finds
 every chapter there and executes none.  A run by hand (``pytest --nbval book``) is live and caches nothing.
+What is cached is what nbval records of the kernel's messages; it ignores ``clear_output`` and display
+updates, which no chapter uses (tests/test_notebooks.py checks).
 """
 
 import os
@@ -65,8 +67,6 @@ def _cache_executed(nbfile, run) -> None:
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    from tools.chapters import merge_streams
-
     nb = copy.deepcopy(nbfile.nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
     if set(run["outputs"]) != set(range(len(code))):  # a -k selection, a skipped cell: not a whole execution
@@ -80,7 +80,7 @@ def _cache_executed(nbfile, run) -> None:
                 out = nbformat.v4.new_output("execute_result", data=out.data, metadata=out.metadata,
                                              execution_count=k + 1)
             outputs.append(out)
-        cell.outputs, cell.execution_count = merge_streams(outputs), k + 1
+        cell.outputs, cell.execution_count = outputs, k + 1   # streams are merged when the book renders them
     nbformat.validate(nb)
     bundle = CacheBundleIn(nb, os.path.abspath(nbfile.fspath.strpath),
                            data={"execution_seconds": time.time() - run["start"], "executed_by": "nbval"})

@@ -8,5 +8,9 @@ first device, so the kernel timings are unaffected.
 
 import os
 
+#: ``XLA_FLAGS`` as this process found it: what the builds and tests it starts (make book, make test) get, so
+#: they run as they would without the benchmarks (four simulated devices change chapter 5's rounding).
+ORIGINAL_XLA_FLAGS = os.environ.get("XLA_FLAGS")
+
 if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4").strip()

@@ -122,8 +122,13 @@ def _where() -> str:
 
 
 def _make(args: list[str], cwd: Path = ROOT) -> tuple[float, str]:
+    from . import ORIGINAL_XLA_FLAGS
+
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # not this process's simulated devices
+    if ORIGINAL_XLA_FLAGS is not None:
+        env["XLA_FLAGS"] = ORIGINAL_XLA_FLAGS
     t0 = time.perf_counter()
-    proc = subprocess.run(["make", *args], cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(["make", *args], cwd=cwd, capture_output=True, text=True, env=env)
     dt = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"make {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")

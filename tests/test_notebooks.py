@@ -89,7 +89,8 @@ def test_strip_outputs_keeps_text_and_drops_the_rest():
 PROBE = 'import dlbook as db\nprint(f"{float(db.parabola(3.0, curvature=2.0)):.4f}")'
 
 
-def _run_nbval(tmp_path: Path, stored_text: str | list[str] | None, source: str = PROBE) -> subprocess.CompletedProcess:
+def _run_nbval(tmp_path: Path, stored_text: str | list[str] | None, source: str = PROBE,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run nbval, configured as for the book (the root conftest.py), on a one-cell notebook."""
     shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
     cell = nbformat.v4.new_code_cell(source)
@@ -104,7 +105,7 @@ def _run_nbval(tmp_path: Path, stored_text: str | list[str] | None, source: str 
     return subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
          "-q", "--rootdir", str(tmp_path), str(path)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        capture_output=True, text=True, cwd=tmp_path, timeout=300, env={**os.environ, **(env or {})},
     )
 
 
@@ -121,6 +122,64 @@ def test_nbval_rejects_a_changed_number(tmp_path):
 def test_nbval_rejects_a_cell_stored_without_outputs(tmp_path):
     res = _run_nbval(tmp_path, None)
     assert res.returncode != 0 and "Unexpected output fields" in res.stdout
+
+
+def _cached(tmp_path: Path):
+    """The probe's record in the execution cache the run wrote to, as the book build would look it up."""
+    from jupyter_cache import get_cache
+
+    cache = tmp_path / "cache"
+    if not cache.exists():
+        return None
+    try:
+        return get_cache(str(cache)).merge_match_into_notebook(nbformat.read(tmp_path / "probe.ipynb", as_version=4))[1]
+    except KeyError:
+        return None
+
+
+PLOT = ('import matplotlib.pyplot as plt\nimport dlbook as db\nprint(f"{float(db.parabola(3.0, curvature=2.0)):.4f}")'
+        '\nplt.plot([0, 1])\nplt.show()')
+
+
+def test_nbval_in_static_mode_caches_the_chapter_for_the_book(tmp_path):
+    # make test: nbval's execution is the one the book renders (figures included), so the strict build
+    # finds the chapter in the cache and executes nothing
+    shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
+    cell = nbformat.v4.new_code_cell(PLOT, execution_count=1, outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="9.0000\n"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "<Figure size 640x480 with 1 Axes>"}),
+    ])
+    nb = nbformat.v4.new_notebook(cells=[cell], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                         "language": "python"}})
+    nbformat.write(nb, tmp_path / "probe.ipynb")
+    env = {**os.environ, "DLBOOK_EXPLORERS": "static", "DLBOOK_EXECUTION_CACHE": str(tmp_path / "cache"),
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    res = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+                          "-q", "--rootdir", str(tmp_path), str(tmp_path / "probe.ipynb")],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    executed = _cached(tmp_path)
+    assert executed is not None, "the passing static run was not cached"
+    outs = executed.cells[0].outputs
+    assert [o.output_type for o in outs] == ["stream", "display_data"] and outs[0].text == "9.0000\n"
+    assert "image/png" in outs[1].data  # the figure itself, which the committed notebook does not store
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_outputs_are_what_nbval_records(path):
+    # the book renders nbval's record of each execution, and nbval drops clear_output and display-update
+    # messages (nbclient would apply them): a chapter that used them would render differently
+    code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    for call in ("clear_output", "display_id", "update_display"):
+        assert call not in code, f"{path.name} uses {call}: nbval's record of the execution would differ from the book's"
+
+
+@pytest.mark.parametrize("case", ["live", "wrong number"])
+def test_nbval_caches_nothing_from_a_live_or_failed_run(tmp_path, case):
+    env = {"DLBOOK_EXECUTION_CACHE": str(tmp_path / "cache"), "DLBOOK_EXPLORERS": "static" if case != "live" else "live"}
+    res = _run_nbval(tmp_path, "9.0001\n" if case == "wrong number" else "9.0000\n", env=env)
+    assert (res.returncode == 0) == (case == "live"), res.stdout + res.stderr
+    assert _cached(tmp_path) is None
 
 
 def test_nbval_compares_text_not_how_it_was_split(tmp_path):
