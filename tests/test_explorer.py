@@ -205,14 +205,27 @@ def test_moving_sliders_does_not_recompile():
             ex.frame_data(lr=lr, w0=w0)
     ex.frame_data(lr=0.37)  # off the grid too
     assert ex.compile_count() == 1
-    assert ex.compile_count("frames") == 0  # the live path never touches the vmapped one
 
 
-def test_frames_compile_once_under_vmap():
+def test_static_frames_share_the_live_program():
+    # one compilation per explorer, whichever view asks first: the static frames are the live view's numbers
     ex = make()
     ex.all_frame_data()
-    ex.all_frame_data()
-    assert ex.compile_count("frames") == 1 and ex.compile_count() == 0
+    assert ex.compile_count() == 1
+    ex.frame_data(lr=0.37)
+    render.frames(ex)
+    assert ex.compile_count() == 1
+
+
+def test_iter_frames_computes_the_next_frame_before_the_caller_draws_this_one(monkeypatch):
+    ex, started = make(), []
+    dispatch = type(ex)._dispatch
+    monkeypatch.setattr(type(ex), "_dispatch", lambda self, params: started.append(params) or dispatch(self, params))
+    seen = []
+    for params, _ in ex.iter_frames():
+        seen.append(params)
+        assert len(started) == min(len(seen) + 1, len(ex.frame_params()))  # one frame ahead, never more
+    assert seen == started == ex.frame_params()
 
 
 def test_compile_count_counts_every_trace():
@@ -224,11 +237,6 @@ def test_compile_count_counts_every_trace():
     ex._live(0.25, -2.0)  # the same types again: cached
     ex.frame_data(lr=0.2)
     assert ex.compile_count() == 2
-
-
-def test_compile_count_path_is_checked(ex):
-    with pytest.raises(ValueError, match="^path must be one of 'live', 'frames'"):
-        ex.compile_count("static")
 
 
 def test_explorers_count_their_own_compilations():

@@ -4,14 +4,15 @@ Usage (the last expression of a notebook cell)::
 
     explore(compute, draw, [slider("lr", 0.05, 1.2, 12, default=0.3, label="α")], alt="...")
 
-An :class:`Explorer` is plain data: the sliders, the figure's size, and ``compute`` jitted once (a live
-slider move traces its values as arrays: only the first move compiles) and vmapped once (the numbers for
-every slider position in one call).  It is shown by the views of :mod:`dlbook.render`, picked by
+An :class:`Explorer` is plain data: the sliders, the figure's size, and ``compute`` jitted once (a slider
+value is traced as an array: only the first call compiles).  That one program serves both views: a live
+slider move, and every frame of the static view (each the numbers a live slider shows, computed while the
+previous frame is drawn).  It is shown by the views of :mod:`dlbook.render`, picked by
 :func:`dlbook.session.mode`: **live** ipywidgets sliders in Jupyter, or, in the built book
 (``DLBOOK_EXPLORERS=static``), a **static** HTML block over precomputed frames.  A notebook executed live
 stores only a one-line text summary (:meth:`Explorer.summary`), never frames.
 
-Contract: ``compute(**params) -> pytree of arrays`` is pure JAX (so it can be jitted and vmapped);
+Contract: ``compute(**params) -> pytree of arrays`` is pure JAX (so it can be jitted);
 ``draw(fig, data, **params)`` draws ``data`` (NumPy arrays) into the matplotlib ``Figure`` ``fig``.  It may
 return ``update(data, **params)``, a function that turns the figure it drew into the figure for other
 parameters by changing only what depends on them (lines moved with ``set_data``, titles, ...); later
@@ -24,7 +25,7 @@ Chapter: every chapter; introduced in ``book/ch01_gradient_descent.ipynb``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dlbook import render, session
-from dlbook._checks import as_array, check_callable, check_choice, check_finite, check_int
+from dlbook._checks import as_array, check_callable, check_finite, check_int
 
 __all__ = ["Slider", "slider", "explore", "Explorer"]
 
@@ -166,7 +167,7 @@ def explore(
     """Build an :class:`Explorer`; display it (last expression of a cell) to get the sliders.
 
     Args:
-      compute: ``compute(**params) -> pytree of arrays``, pure JAX; jitted once, vmapped once for frames.
+      compute: ``compute(**params) -> pytree of arrays``, pure JAX; jitted once, for both views.
       draw: ``draw(fig, data, **params)``, draws into a matplotlib ``Figure``; may return an
         ``update(data, **params)`` function for the later frames (see the module docstring).
       sliders: one :func:`slider` per parameter (names must be distinct).
@@ -220,8 +221,8 @@ class Explorer:
       >>> params[1], data
       ({'lr': 0.5}, array([0.5, 1. , 1.5, 2. ], dtype=float32))
       >>> _ = [ex.frame_data(lr=v) for v in ex.sliders[0].values]
-      >>> ex.compile_count(), ex.compile_count("frames")
-      (1, 1)
+      >>> ex.compile_count()
+      1
 
     Chapter: book/ch01_gradient_descent.ipynb
     """
@@ -236,20 +237,16 @@ class Explorer:
     max_bytes: int
 
     def __post_init__(self):
-        names, traces, compute = tuple(s.name for s in self.sliders), {"live": 0, "frames": 0}, self.compute
+        names, traces, compute = tuple(s.name for s in self.sliders), [0], self.compute
 
-        def counted(path):
-            def by_position(*values):  # vmap needs positional arguments
-                traces[path] += 1  # Python code runs only while JAX traces, i.e. once per compilation
-                return compute(**dict(zip(names, values)))
-
-            return by_position
+        def by_position(*values):
+            traces[0] += 1  # Python code runs only while JAX traces, i.e. once per compilation
+            return compute(**dict(zip(names, values)))
 
         set_ = object.__setattr__  # frozen: the derived attributes are set once, here
         set_(self, "sliders", tuple(self.sliders))
         set_(self, "_traces", traces)
-        set_(self, "_live", jax.jit(counted("live")))
-        set_(self, "_batched", jax.jit(jax.vmap(counted("frames"))))
+        set_(self, "_live", jax.jit(by_position))
 
     # -- the numbers -----------------------------------------------------------------------------
     @property
@@ -276,22 +273,49 @@ class Explorer:
         """
         return tuple(len(s.values) for s in self.sliders)
 
+    def _dispatch(self, params: dict[str, float]) -> Any:
+        """Start ``compute`` at ``params`` (other sliders at their defaults); JAX returns before it is done."""
+        unknown = set(params) - set(self.names)
+        if unknown:
+            raise ValueError(f"unknown slider name(s) {sorted(unknown)}; valid names: {list(self.names)}")
+        full = {**self.defaults, **params}
+        return self._live(*(jnp.asarray(full[n], dtype=jnp.float32) for n in self.names))
+
     def frame_data(self, **params: float) -> Any:
-        """``compute(**params)`` (other sliders at their defaults) through the jitted live path, as NumPy arrays.
+        """``compute(**params)`` (other sliders at their defaults) through the jitted program, as NumPy arrays.
 
         Args:
           params: slider values by name (scalars); need not be grid values.
 
         Chapter: book/ch01_gradient_descent.ipynb
         """
-        unknown = set(params) - set(self.names)
-        if unknown:
-            raise ValueError(f"unknown slider name(s) {sorted(unknown)}; valid names: {list(self.names)}")
-        full = {**self.defaults, **params}
-        return jax.device_get(self._live(*(jnp.asarray(full[n], dtype=jnp.float32) for n in self.names)))
+        return jax.device_get(self._dispatch(params))
+
+    def frame_params(self) -> list[dict[str, float]]:
+        """The slider values of every frame, in C order over the sliders (``prod(shape)`` of them).
+
+        Chapter: book/ch01_gradient_descent.ipynb
+        """
+        return [dict(zip(self.names, g)) for g in itertools.product(*(s.values for s in self.sliders))]
+
+    def iter_frames(self) -> Iterator[tuple[dict[str, float], Any]]:
+        """``(params, data)`` of every frame in C order, each from the same program as :meth:`frame_data`.
+
+        Pipelined: the next frame's ``compute`` is started before this one is handed out, so it runs (JAX
+        dispatches asynchronously) while the caller draws this one.
+
+        Chapter: book/ch01_gradient_descent.ipynb
+        """
+        grid = self.frame_params()
+        pending = self._dispatch(grid[0])
+        for k, params in enumerate(grid):
+            data = jax.device_get(pending)
+            if k + 1 < len(grid):
+                pending = self._dispatch(grid[k + 1])
+            yield params, data
 
     def all_frame_data(self) -> tuple[list[dict[str, float]], Any]:
-        """Parameters of every frame (C order over the sliders) and their data, in one vmapped call.
+        """Parameters of every frame (C order over the sliders) and their data, stacked.
 
         Returns:
           ``(params, data)``: ``params[k]`` is frame ``k``'s slider values by name; ``data`` is the pytree
@@ -299,20 +323,17 @@ class Explorer:
 
         Chapter: book/ch01_gradient_descent.ipynb
         """
-        grid = list(itertools.product(*(s.values for s in self.sliders)))
-        cols = [jnp.asarray([g[i] for g in grid], dtype=jnp.float32) for i in range(len(self.sliders))]
-        data = jax.device_get(self._batched(*cols))
-        return [dict(zip(self.names, g)) for g in grid], data
+        params, data = zip(*self.iter_frames())
+        return list(params), jax.tree_util.tree_map(lambda *xs: np.stack(xs), *data)
 
-    def compile_count(self, path: str = "live") -> int:
-        """How many times ``compute`` was traced (so compiled) for ``path``: ``"live"`` or ``"frames"``.
+    def compile_count(self) -> int:
+        """How many times ``compute`` was traced (so compiled): 1 however often sliders move or frames are made.
 
-        Counted by the traced Python function itself, which runs only when JAX traces it: the live path
-        stays at 1 however often the sliders move, the frames path at 1 however often frames are made.
+        Counted by the traced Python function itself, which runs only when JAX traces it.
 
         Chapter: book/ch01_gradient_descent.ipynb
         """
-        return self._traces[check_choice("path", path, ("live", "frames"))]
+        return self._traces[0]
 
     # -- display ---------------------------------------------------------------------------------
     def summary(self) -> str:

@@ -22,7 +22,6 @@ import io
 import json
 from typing import TYPE_CHECKING, Any
 
-import jax
 import numpy as np
 
 if TYPE_CHECKING:  # explorer imports this module; the views only read an explorer's attributes
@@ -121,8 +120,9 @@ class FrameRenderer:
 def frames(explorer: Explorer, *, fresh: bool = False) -> list[bytes]:
     """PNG bytes of every frame, in C order over the sliders (``prod(explorer.shape)`` of them).
 
-    The numbers come from one vmapped call (:meth:`~dlbook.explorer.Explorer.all_frame_data`); one
-    :class:`FrameRenderer` draws them.  ``frames(ex, fresh=True) == frames(ex)`` checks ``draw``'s update.
+    The numbers come from the explorer's one compiled program, the next frame computed while this one is
+    drawn (:meth:`~dlbook.explorer.Explorer.iter_frames`); one :class:`FrameRenderer` draws them.
+    ``frames(ex, fresh=True) == frames(ex)`` checks ``draw``'s update.
 
     Example:
       >>> from dlbook.explorer import explore, slider
@@ -133,9 +133,8 @@ def frames(explorer: Explorer, *, fresh: bool = False) -> list[bytes]:
 
     Chapter: book/ch01_gradient_descent.ipynb
     """
-    params, data = explorer.all_frame_data()
     renderer = FrameRenderer(explorer, fresh=fresh)
-    return [renderer.png(jax.tree_util.tree_map(lambda a, k=k: a[k], data), p) for k, p in enumerate(params)]
+    return [renderer.png(data, params) for params, data in explorer.iter_frames()]
 
 
 def _json_in_html(obj: Any) -> str:
