@@ -29,17 +29,24 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Chapters are executed with jupyter-cache (`execute_notebooks: cache`), which re-runs a chapter only when its
 # code changes.  A change to the library or the pinned packages changes what every chapter computes, so it
-# empties the cache: the marker file is named after a hash of src/dlbook and requirements.txt.
+# empties the cache: the marker file inside it is named after a hash of src/dlbook, pyproject.toml and
+# requirements.txt (inside, so a cache restored by CI keeps its marker).  The rule also creates the cache's
+# database, so the processes that fill it in parallel never race to create it.
 LIBHASH := $(shell cat pyproject.toml requirements.txt src/dlbook/*.py 2>/dev/null | $(PYTHON) -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])')
-# OUT: where _build goes (default: here); `make bench` builds from clean in a temporary OUT.
+# OUT: where `make book`, `make execute`, `make nbval` and `make clean` put _build (default: here); `make bench`
+# builds from clean in a temporary OUT.  The site checks and browser tests always read ./_build/html.
 OUT ?= .
-BUILD := $(OUT)/_build
-EXECUTION_CACHE := $(BUILD)/.jupyter_cache
-EXEC_CACHE := $(BUILD)/.executed-with-$(LIBHASH)
+BUILD := $(or $(OUT),.)/_build
+EXECUTION_CACHE := $(abspath $(BUILD)/.jupyter_cache)
+EXEC_CACHE := $(EXECUTION_CACHE)/.executed-with-$(LIBHASH)
 
-$(EXEC_CACHE):
-	rm -rf $(EXECUTION_CACHE) $(BUILD)/.executed-with-*
-	mkdir -p $(BUILD) && touch $@
+$(EXEC_CACHE): | $(STAMP)
+	rm -rf $(EXECUTION_CACHE)
+	mkdir -p $(EXECUTION_CACHE)
+	$(BIN)/python -c 'import sys; from jupyter_cache import get_cache; get_cache(sys.argv[1]).db' $(EXECUTION_CACHE)
+	touch $@
+
+.NOTPARALLEL:
 
 # Each chapter is executed once per `make book` / `make test`, chapters concurrently (one per core):
 # * `make book`: tools/chapters.py execute runs the chapters missing from the cache with jupyter-cache's
@@ -47,6 +54,9 @@ $(EXEC_CACHE):
 #   from the cache.
 # * `make test`: nbval executes the chapters (pytest-xdist, one chapter per worker) with static explorers,
 #   and the root conftest.py caches each chapter that passed; the strict build executes none.
+# JOBS: pytest-xdist workers for the unit tests, nbval and the browser tests (`auto`: one per core; 0: no
+# workers).  `make execute` runs one process per core (jupyter-cache's pool).  The steps of `make test` run
+# one after another even under `make -j` (.NOTPARALLEL), so a chapter is never executed by two at once.
 JOBS ?= auto
 CHAPTER_NOTEBOOKS = $(sort $(wildcard book/ch*.ipynb))
 

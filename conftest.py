@@ -5,10 +5,11 @@ printed numbers and ``text/plain`` reprs, which the committed notebooks keep (se
 Figures, HTML and stderr (library warnings that differ between machines) are not compared; the numbers
 a figure shows are printed and asserted in the chapter itself.
 
-One execution per chapter (``make test``): nbval runs with ``DLBOOK_EXPLORERS=static`` and, for each
-chapter whose every cell passed, puts the executed notebook (all its outputs: figures, the explorers'
-static frames) into the book's jupyter-cache (``_build/.jupyter_cache``).  The strict book build then finds
-every chapter there and executes none.  A run by hand (``pytest --nbval book``) is live and caches nothing.
+One execution per chapter (``make test``): ``make nbval`` runs nbval with ``DLBOOK_EXPLORERS=static`` and
+``DLBOOK_EXECUTION_CACHE`` set to the book's jupyter-cache (``_build/.jupyter_cache``); for each chapter
+whose every cell passed, the executed notebook (all its outputs: figures, the explorers' static frames) is
+put there.  The strict book build then finds every chapter in the cache and executes none.  Without
+``DLBOOK_EXECUTION_CACHE`` (a run by hand, the unit tests) the explorers are live and nothing is cached.
 What is cached is what nbval records of the kernel's messages; it ignores ``clear_output`` and display
 updates, which no chapter uses (tests/test_notebooks.py checks).
 """
@@ -16,13 +17,11 @@ updates, which no chapter uses (tests/test_notebooks.py checks).
 import os
 import time
 
-os.environ.setdefault("DLBOOK_EXPLORERS", "live")  # by hand: the live explorers, no frames built
-os.environ["DLBOOK_PROGRESS"] = "off"             # no progress bars (they are not part of the reference)
-
-#: Where Jupyter Book's execution cache lives (MyST-NB: ``<outdir>/../.jupyter_cache``); the Makefile passes
-#: ``DLBOOK_EXECUTION_CACHE`` when it builds elsewhere (``OUT=...``).
-EXECUTION_CACHE = os.environ.get("DLBOOK_EXECUTION_CACHE") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "_build", ".jupyter_cache")
+#: The book's execution cache to fill (MyST-NB reads ``<outdir>/../.jupyter_cache``); set by ``make nbval``.
+EXECUTION_CACHE = os.environ.get("DLBOOK_EXECUTION_CACHE", "")
+if not EXECUTION_CACHE:
+    os.environ["DLBOOK_EXPLORERS"] = "live"  # by hand and in the unit tests: live explorers, no frames built
+os.environ["DLBOOK_PROGRESS"] = "off"        # no progress bars (they are not part of the reference)
 
 _runs = {}  # chapter node id -> {"outputs": {cell_num: outputs}, "failed": bool, "start": time}
 
@@ -50,16 +49,23 @@ def pytest_runtest_setup(item):
 def pytest_runtest_teardown(item, nextitem):
     if not _is_cell(item):
         return
-    run = _runs[item.parent.nodeid]
+    run = _runs.get(item.parent.nodeid)
+    if run is None:  # its setup never ran (another setup hook raised first): the chapter failed anyway
+        return
     if item.test_outputs is not None:
         run["outputs"][item.cell_num] = list(item.test_outputs)
     if nextitem is None or getattr(nextitem, "parent", None) is not item.parent:
-        _cache_executed(item.parent, _runs.pop(item.parent.nodeid))
+        del _runs[item.parent.nodeid]
+        try:
+            _cache_executed(item.parent, run)
+        except Exception as exc:  # the chapter passed; say plainly that only storing it failed
+            raise RuntimeError(f"{item.parent.nodeid} passed, but storing its execution in {EXECUTION_CACHE} "
+                               f"failed ({type(exc).__name__}: {exc}); the book build would execute it again") from exc
 
 
 def _cache_executed(nbfile, run) -> None:
     """Store a chapter nbval executed into the book's execution cache (only a static-mode, all-passed run)."""
-    if os.environ.get("DLBOOK_EXPLORERS") != "static" or run["failed"]:
+    if not EXECUTION_CACHE or os.environ.get("DLBOOK_EXPLORERS") != "static" or run["failed"]:
         return
     import copy
 

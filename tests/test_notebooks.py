@@ -124,45 +124,64 @@ def test_nbval_rejects_a_cell_stored_without_outputs(tmp_path):
     assert res.returncode != 0 and "Unexpected output fields" in res.stdout
 
 
-def _cached(tmp_path: Path):
-    """The probe's record in the execution cache the run wrote to, as the book build would look it up."""
+def _cached(tmp_path: Path, name: str = "probe.ipynb"):
+    """A notebook's record in the execution cache the run wrote to, as the book build looks it up (or None)."""
     from jupyter_cache import get_cache
 
     cache = tmp_path / "cache"
     if not cache.exists():
         return None
     try:
-        return get_cache(str(cache)).merge_match_into_notebook(nbformat.read(tmp_path / "probe.ipynb", as_version=4))[1]
+        return get_cache(str(cache)).merge_match_into_notebook(nbformat.read(tmp_path / name, as_version=4))[1]
     except KeyError:
         return None
 
 
 PLOT = ('import matplotlib.pyplot as plt\nimport dlbook as db\nprint(f"{float(db.parabola(3.0, curvature=2.0)):.4f}")'
         '\nplt.plot([0, 1])\nplt.show()')
+FIGURE = "<Figure size 640x480 with 1 Axes>"
 
 
-def test_nbval_in_static_mode_caches_the_chapter_for_the_book(tmp_path):
-    # make test: nbval's execution is the one the book renders (figures included), so the strict build
-    # finds the chapter in the cache and executes nothing
+def _static_run(tmp_path: Path, cells: dict[str, list[tuple[str, list]]], *args: str) -> subprocess.CompletedProcess:
+    """nbval as `make nbval` runs it (static explorers, filling the cache in tmp_path/cache) on the notebooks
+    ``{name: [(source, stored outputs), ...]}``."""
     shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
-    cell = nbformat.v4.new_code_cell(PLOT, execution_count=1, outputs=[
-        nbformat.v4.new_output("stream", name="stdout", text="9.0000\n"),
-        nbformat.v4.new_output("display_data", data={"text/plain": "<Figure size 640x480 with 1 Axes>"}),
-    ])
-    nb = nbformat.v4.new_notebook(cells=[cell], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                         "language": "python"}})
-    nbformat.write(nb, tmp_path / "probe.ipynb")
-    env = {**os.environ, "DLBOOK_EXPLORERS": "static", "DLBOOK_EXECUTION_CACHE": str(tmp_path / "cache"),
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-    res = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
-                          "-q", "--rootdir", str(tmp_path), str(tmp_path / "probe.ipynb")],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
+    for name, spec in cells.items():
+        nb = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell(src, execution_count=k + 1, outputs=outs) for k, (src, outs) in enumerate(spec)],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+        nbformat.write(nb, tmp_path / name)
+    env = {**os.environ, "DLBOOK_EXPLORERS": "static", "DLBOOK_EXECUTION_CACHE": str(tmp_path / "cache")}
+    return subprocess.run([sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+                           "-q", "--rootdir", str(tmp_path), *args, *(str(tmp_path / n) for n in cells)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
+
+
+def _stdout(text):
+    return nbformat.v4.new_output("stream", name="stdout", text=text)
+
+
+def test_nbval_in_static_mode_caches_each_chapter_for_the_book(tmp_path):
+    # make test: nbval's execution is the one the book renders (figures included), so the strict build
+    # finds every chapter in the cache and executes none; two notebooks in one run: each is cached whole
+    figure = nbformat.v4.new_output("display_data", data={"text/plain": FIGURE})
+    res = _static_run(tmp_path, {"probe.ipynb": [(PLOT, [_stdout("9.0000\n"), figure])],
+                                 "second.ipynb": [("x = 2", []), ("print(x + 1)", [_stdout("3\n")])]})
     assert res.returncode == 0, res.stdout + res.stderr
     executed = _cached(tmp_path)
     assert executed is not None, "the passing static run was not cached"
     outs = executed.cells[0].outputs
     assert [o.output_type for o in outs] == ["stream", "display_data"] and outs[0].text == "9.0000\n"
     assert "image/png" in outs[1].data  # the figure itself, which the committed notebook does not store
+    second = _cached(tmp_path, "second.ipynb")
+    assert second is not None and second.cells[1].outputs[0].text == "3\n"
+
+
+def test_nbval_caches_nothing_from_a_partial_run(tmp_path):
+    res = _static_run(tmp_path, {"probe.ipynb": [("x = 2", []), ("print(x + 1)", [_stdout("3\n")])]},
+                      "--deselect", "probe.ipynb::Cell 1")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert _cached(tmp_path) is None
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -428,3 +447,45 @@ def test_store_executes_what_the_md_says(tmp_path):
     assert [o.get("text") for o in stored.cells[1].outputs] == ["4\n"]
     assert chapters.check(ipynb) == [] and chapters.pair_problems(ipynb) == []
     assert md.stat().st_mtime >= ipynb.stat().st_mtime
+
+
+# --- tools/chapters.py execute: the book build's execution ------------------------------------------------
+
+
+def test_execute_runs_each_chapter_once_caches_it_and_names_a_failure(tmp_path):
+    # the command `make book` runs (a process of its own: jupyter-cache forks its pool, which must not copy JAX)
+    from jupyter_cache import get_cache
+
+    from benchmarks.book import EXECUTED
+
+    good, bad = tmp_path / "good.ipynb", tmp_path / "bad.ipynb"
+    for path, source in ((good, "import os\nprint(os.environ['DLBOOK_EXPLORERS'])"), (bad, "1 / 0")):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)],
+                                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                               "language": "python"}})
+        nbformat.write(nb, path)
+    cache = tmp_path / "cache"
+
+    def execute(path):
+        return subprocess.run([sys.executable, str(ROOT / "tools" / "chapters.py"), "execute", "--cache", str(cache),
+                               str(path)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+    first = execute(good)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert [Path(p).name for p, _ in EXECUTED.findall(first.stdout)] == ["good.ipynb"]
+    assert "1 of 1 chapters executed, 0 from the cache" in first.stdout
+    _, executed = get_cache(str(cache)).merge_match_into_notebook(nbformat.read(good, as_version=4))
+    assert executed.cells[0].outputs[0].text == "static\n"  # the book's execution: static explorers
+    again = execute(good)
+    assert again.returncode == 0 and "0 of 1 chapters executed, 1 from the cache" in again.stdout
+    assert EXECUTED.findall(again.stdout) == []
+    failed = execute(bad)
+    assert failed.returncode != 0 and "bad.ipynb failed:" in failed.stderr and "ZeroDivisionError" in failed.stderr
+
+
+def test_benchmark_reads_pytest_summaries():
+    from benchmarks.book import PASSED
+
+    for line, seconds in [("904 passed in 185.98s (0:03:05)", "185.98"), ("894 passed, 1 skipped in 213.73s", "213.73"),
+                          ("45 passed in 96.24s (0:01:36)", "96.24")]:
+        assert PASSED.findall(line) == [seconds]

@@ -4,7 +4,7 @@ The two files of a chapter are a jupytext pair (``"jupytext": {"formats": "ipynb
 and review the ``.md``; the ``.ipynb`` holds the same cells plus the stored *text* outputs nbval compares
 (printed numbers, ``text/plain`` reprs) and is what the book builds from.  Images, HTML, widget views,
 widget state and stderr are never stored: nbval re-executes the chapter and compares the text, and the
-built book re-executes it and renders the figures.
+built book renders the figures of an execution (nbval's, under ``make test``; else ``execute``'s).
 
 Usage, from the repository root (``make sync`` and ``make outputs`` run it on every chapter)::
 
@@ -19,12 +19,14 @@ is what the ``.md`` says.  ``check`` reports stored-output problems and pairs ou
 (tests/test_notebooks.py) run the same checks.  ``execute`` is the book build's execution (``make book``
 runs it before Jupyter Book): every chapter not yet in the book's jupyter-cache (``_build/.jupyter_cache``,
 keyed by the chapter's code) is executed with explorers ``static``, concurrently, by jupyter-cache's
-``local-parallel`` executor (one process per core), and cached; Jupyter Book then executes nothing.  A chapter may be named by either of its two files.
+``local-parallel`` executor (one process per core), and cached; Jupyter Book then executes nothing.
+A chapter may be named by either of its two files.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
@@ -300,6 +302,21 @@ def sync(path: Path) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _environment(**values: str):
+    """Set environment variables (inherited by the kernels started meanwhile), then restore them."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def store(path: Path, timeout: int = 600) -> None:
     """Execute a chapter in a fresh kernel (live explorers, no frames) and save it with text outputs only.
 
@@ -311,19 +328,11 @@ def store(path: Path, timeout: int = 600) -> None:
     path = _notebook_path(path)
     sync(path)
     nb = nbformat.read(path, as_version=4)
-    env_before = {k: os.environ.get(k) for k in ("DLBOOK_EXPLORERS", "DLBOOK_PROGRESS")}
-    os.environ.update(DLBOOK_EXPLORERS="live", DLBOOK_PROGRESS="off")  # no frames, no progress bars
-    try:
+    with _environment(DLBOOK_EXPLORERS="live", DLBOOK_PROGRESS="off"):  # no frames, no progress bars
         NotebookClient(
             nb, timeout=timeout, kernel_name="python3", store_widget_state=False,
             resources={"metadata": {"path": str(path.parent)}},
         ).execute()
-    finally:
-        for k, v in env_before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     strip_outputs(nb)
     nbformat.write(nb, path)
     _touch_twin(path)
@@ -360,17 +369,21 @@ def execute(paths: Iterable[Path], timeout: int = 600, cache_path: Path = EXECUT
         handler.setFormatter(logging.Formatter("[execute] %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-    os.environ.update(DLBOOK_EXPLORERS="static", DLBOOK_PROGRESS="off")  # inherited by every kernel
-    result = load_executor("local-parallel", cache, logger=logger).run_and_cache(
-        filter_uris=uris, timeout=timeout, allow_errors=False)
+    with _environment(DLBOOK_EXPLORERS="static", DLBOOK_PROGRESS="off"):  # inherited by every kernel
+        result = load_executor("local-parallel", cache, logger=logger).run_and_cache(
+            filter_uris=uris, timeout=timeout, allow_errors=False)
     failed = result.excepted + result.errored
     if failed:
         records = {r.uri: r for r in cache.list_project_records(filter_uris=failed)}
-        raise SystemExit("\n\n".join(f"{_show(Path(u))} failed:\n{records[u].traceback if u in records else ''}"
-                                      for u in failed))
+        raise SystemExit("\n\n".join(
+            f"{_show(Path(u))} failed:\n" + ((records[u].traceback if u in records else None)
+                                            or "(no traceback recorded: see the [execute] log above)")
+            for u in failed))
     done = []
     for uri in result.succeeded:
         record = cache.get_cached_project_nb(uri)
+        if record is None:
+            raise SystemExit(f"{_show(Path(uri))} was executed but is not in the cache {_show(Path(cache_path))}")
         done.append((Path(uri), float(record.data.get("execution_seconds", float("nan")))))
         print(f"{_show(Path(uri))}: executed in {done[-1][1]:.1f} seconds")
     print(f"{len(done)} of {len(uris)} chapters executed, {len(uris) - len(done)} from the cache")
