@@ -218,14 +218,30 @@ def test_static_frames_share_the_live_program():
 
 
 def test_iter_frames_computes_the_next_frame_before_the_caller_draws_this_one(monkeypatch):
-    ex, started = make(), []
-    dispatch = type(ex)._dispatch
-    monkeypatch.setattr(type(ex), "_dispatch", lambda self, params: started.append(params) or dispatch(self, params))
+    import concurrent.futures
+    import threading
+
+    import dlbook.explorer as explorer_module
+
+    submitted, threads = [], []
+
+    class Recording(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            submitted.append(kwargs)
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(explorer_module, "ThreadPoolExecutor", Recording)
+    ex = make()
+    compute = type(ex).frame_data
+    monkeypatch.setattr(type(ex), "frame_data",
+                        lambda self, **p: threads.append(threading.current_thread().name) or compute(self, **p))
     seen = []
-    for params, _ in ex.iter_frames():
+    for params, data in ex.iter_frames():
         seen.append(params)
-        assert len(started) == min(len(seen) + 1, len(ex.frame_params()))  # one frame ahead, never more
-    assert seen == started == ex.frame_params()
+        np.testing.assert_allclose(data.params, closed_form(params["lr"], params["w0"]), rtol=1e-5, atol=1e-6)
+        assert len(submitted) == min(len(seen) + 1, len(ex.frame_params()))  # one frame ahead, never more
+    assert submitted == seen == ex.frame_params()
+    assert len(threads) == len(seen) and all(t.startswith("dlbook-frames") for t in threads)  # off the caller's thread
 
 
 def test_compile_count_counts_every_trace():

