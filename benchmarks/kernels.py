@@ -66,16 +66,18 @@ def _problems():
     """The chapter-1 sweeps: a κ = 10 quadratic bowl (the 2/λmax experiment) and linear regression."""
     A = np.asarray(db.quadratic_matrix(jnp.array([1.0, 10.0]), 0.5), np.float32)
 
-    def bowl(W):  # works for one run (d,) and for all runs (K, d)
+    # Each works for one run (d,) and for all runs (K, d), in NumPy (xp=np, the baselines) or, traced by
+    # jax.jit, in jax.numpy (xp=jnp: the same sweep written by hand as one JAX program).
+    def bowl(W, xp=np):
         G = W @ A
-        return G, 0.5 * np.sum(W * G, axis=-1)
+        return G, 0.5 * xp.sum(W * G, axis=-1)
 
     X, y = _house_data()
     n = X.shape[0]
 
-    def linreg(W):
+    def linreg(W, xp=np):
         R = W @ X.T - y
-        return (2.0 / n) * (R @ X), np.mean(R * R, axis=-1)
+        return (2.0 / n) * (R @ X), xp.mean(R * R, axis=-1)
 
     return [
         ("bowl", "二次碗，κ = 10", db.quadratic, (jnp.asarray(A),), bowl, np.array([2.0, 1.0], np.float32),
@@ -104,7 +106,7 @@ def bench_sweep() -> list[Row]:
                       "loop": lambda: sweep_numpy_loop(grad_loss, w0s[:part], lrs[:part], SWEEP_T)}
         # The limit: the same sweep as one hand-written JAX program (the gradient formula of the NumPy
         # baseline, all runs as one matrix, no autodiff, no vmap): what XLA on this CPU can do at this size.
-        hand = jax.jit(partial(_sweep_jax_by_hand, grad_loss=_jax_twin(grad_loss, key, args), num_steps=SWEEP_T))
+        hand = jax.jit(partial(_sweep_jax_by_hand, grad_loss=partial(grad_loss, xp=jnp), num_steps=SWEEP_T))
         assert np.allclose(np.asarray(hand(w0j, lrj)), ref, rtol=2e-3, atol=1e-5), f"the hand-written {key} sweep disagrees"
         contenders["JAX by hand"] = lambda: hand(w0j, lrj)
         t = interleaved(contenders, rounds=7)
@@ -119,15 +121,6 @@ def bench_sweep() -> list[Row]:
             vec,
         ]
     return rows
-
-
-def _jax_twin(grad_loss, key, args):
-    """The NumPy baseline's gradient formula for all runs at once, in jax.numpy (same algebra, same order)."""
-    if key == "bowl":
-        (A,) = args
-        return lambda W: (W @ A, 0.5 * jnp.sum(W * (W @ A), axis=-1))
-    X, y = args
-    return lambda W: ((2.0 / X.shape[0]) * ((W @ X.T - y) @ X), jnp.mean((W @ X.T - y) ** 2, axis=-1))
 
 
 def _sweep_jax_by_hand(W, lrs, *, grad_loss, num_steps):
