@@ -14,6 +14,7 @@ in the book's notation, an example, the reference and the chapter that teaches i
 * :mod:`dlbook.losses` — losses (MSE, MAE, Huber, one cross-entropy for probabilities and scores, entropy, KL)
 * :mod:`dlbook.model` — the MLP: parameters, the one forward pass, its loss, predictions and accuracy
 * :mod:`dlbook.backprop` — chapter 2's backward pass, written by hand, rule by rule
+* :mod:`dlbook.autodiff` — a scalar reverse-mode autodiff (:class:`~dlbook.autodiff.Value`): the computational graph, made visible
 * :mod:`dlbook.regularization` — weight penalties, dropout, noise, image augmentation, early stopping
 * :mod:`dlbook.training` — :func:`~dlbook.training.fit`: a classifier trained with train/validation/test curves
 * :mod:`dlbook.parallel` — one batch split across several devices (data parallelism)
@@ -31,6 +32,7 @@ Vocabulary.  Four verbs run an optimizer, each with one meaning: ``optimize`` (a
 
 from dlbook import (
     activations,
+    autodiff,
     backprop,
     data,
     descent,
@@ -90,7 +92,7 @@ from dlbook.session import progress
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "backprop", "data", "descent", "linear", "logistic", "losses", "model", "optim", "parallel",
+    "activations", "autodiff", "backprop", "data", "descent", "linear", "logistic", "losses", "model", "optim", "parallel",
     "plotting", "regularization", "surfaces", "theory", "training", "explorer", "render", "session",
     "Layer", "init_mlp",
     "logistic_accuracy", "logistic_gradient", "logistic_loss", "logistic_predict",
