@@ -155,3 +155,62 @@ def test_performance_appendix_shows_every_benchmark_row():
     rows = re.findall(r"<tr[ >]", body[: body.index("</table>")])
     assert len(rows) == 1 + len(data["rows"]), "the 性能 table must have a row per benchmark (and a header)"
     assert data["machine"]["cpu"] in html and data["machine"]["date"] in html
+
+
+class _VisibleText(HTMLParser):
+    """The text a reader sees (and the tooltips of links): outside code, scripts, styles and MathJax's math.
+
+    MyST hands every formula to MathJax as ``\\(...\\)`` / ``\\[...\\]`` inside an element of class ``math``;
+    TeX anywhere else in the visible text is shown to the reader as raw source.
+    """
+
+    SKIP = {"script", "style", "pre", "code", "svg", "math"}
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[bool] = []     # per open element: does it hide its text?
+        self.chunks: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("title"):
+            self.chunks.append(a["title"])
+        if tag in self.VOID:
+            return
+        classes = (a.get("class") or "").split()
+        self.stack.append(tag in self.SKIP or "math" in classes or any(c.startswith("highlight") for c in classes))
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if not any(self.stack):
+            self.chunks.append(data)
+
+
+RAW_TEX_RE = re.compile(r"\$[^$\s][^$]*\$|\\\(|\\\[|\\(?:frac|alpha|lambda|mathcal|nabla|sum|sqrt|log)\b")
+
+
+def raw_tex(html: str) -> list[str]:
+    """Pieces of TeX left in the visible text (and link tooltips) of one page."""
+    parser = _VisibleText()
+    parser.feed(html)
+    text = "\n".join(parser.chunks)
+    return [text[max(0, m.start() - 40): m.end() + 40].replace("\n", " ") for m in RAW_TEX_RE.finditer(text)]
+
+
+def test_raw_tex_is_found():
+    """The check below can fail: it finds a formula outside MathJax's elements, and ignores the ones inside."""
+    assert raw_tex('<p>rate <span class="math notranslate nohighlight">\\(O(1/k^2)\\)</span> ok</p>') == []
+    assert raw_tex("<p>Convergence rate $o(1/k^2)$.</p>")
+    assert raw_tex('<a title="Nesterov. Convergence rate $o(1/k^2)$." href="#x">1983</a>')
+    assert raw_tex('<div class="highlight"><pre>label = r"$\\alpha$"</pre></div>') == []
+
+
+def test_no_page_shows_raw_tex():
+    """Every formula a page shows is typeset: no ``$...$``, ``\\(`` or TeX command left in its visible text."""
+    pages = [p for p in HTML.rglob("*.html") if not p.relative_to(HTML).parts[0].startswith("_")]
+    found = {str(p.relative_to(HTML)): raw_tex(p.read_text(encoding="utf-8")) for p in pages}
+    assert not any(found.values()), {k: v[:3] for k, v in found.items() if v}
