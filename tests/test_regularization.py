@@ -65,6 +65,22 @@ def test_penalties_vmap_over_lambda_and_reject_negative():
         rg.l2_penalty([], 0.1)
 
 
+def test_soft_threshold_is_the_minimiser_of_the_l1_proximal_problem():
+    w = np.asarray(jax.random.normal(jax.random.key(0), (50,)), np.float64)
+    grid = np.linspace(-4, 4, 80001)                                    # brute force: argmin ½(v − w)² + t|v|
+    for t in (0.0, 0.3, 1.0):
+        ref = np.array([grid[np.argmin(0.5 * (grid - wi) ** 2 + t * np.abs(grid))] for wi in w])
+        np.testing.assert_allclose(np.asarray(rg.soft_threshold(jnp.asarray(w, jnp.float32), t)), ref, atol=2e-4)
+    out = rg.soft_threshold(jnp.array([0.1, -0.1, 0.0]), 0.1)
+    assert out.tolist() == [0.0, 0.0, 0.0]                                # exactly zero, not a jump across 0
+    assert jax.vmap(rg.soft_threshold, (None, 0))(jnp.ones(3), jnp.array([0.5, 2.0])).tolist() == [[0.5] * 3, [0.0] * 3]
+
+
+def test_soft_threshold_bad_input():
+    with pytest.raises(ValueError, match="^t must be"):
+        rg.soft_threshold(jnp.ones(3), -0.1)
+
+
 def test_dropout_statistics_and_evaluation_identity():
     x = jnp.ones(200_000)
     for rate in (0.0, 0.2, 0.5, 0.9):

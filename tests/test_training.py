@@ -353,6 +353,37 @@ def test_input_sensitivity_against_finite_differences():
         tr.input_sensitivity(params, X[:, :4])
 
 
+def test_ablate_units_against_a_numpy_forward_pass_with_the_unit_masked():
+    params = mdl.init_mlp((5, 7, 6, 3), key=jax.random.key(2))
+    X = np.asarray(jax.random.normal(jax.random.key(3), (40, 5)), np.float64)
+    y = np.asarray(jax.random.randint(jax.random.key(4), (40,), 0, 3))
+    Ws = [(np.asarray(p.W, np.float64), np.asarray(p.b, np.float64)) for p in params]
+    for layer, width in ((1, 7), (2, 6)):
+        losses, accs = tr.ablate_units(params, X, y, layer=layer, activation=TANH)
+        assert losses.shape == accs.shape == (width,)
+        for j in range(width):
+            a = X
+            for l, (W, b) in enumerate(Ws[:-1], 1):
+                a = np.tanh(a @ W.T + b)
+                if l == layer:
+                    a[:, j] = 0.0
+            scores = a @ Ws[-1][0].T + Ws[-1][1]
+            log_p = scores - scores.max(axis=1, keepdims=True)
+            log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+            assert float(losses[j]) == pytest.approx(-np.mean(log_p[np.arange(40), y]), rel=1e-5)
+            assert float(accs[j]) == pytest.approx(np.mean(scores.argmax(axis=1) == y))
+
+
+def test_ablate_units_bad_input():
+    params = mdl.init_mlp((5, 7, 3), key=jax.random.key(2))
+    X, y = jnp.zeros((4, 5)), jnp.zeros(4, jnp.int32)
+    for layer in (0, 2):
+        with pytest.raises(ValueError, match="^layer must"):
+            tr.ablate_units(params, X, y, layer=layer)
+    with pytest.raises(ValueError, match=r"^X must have shape \(B, 5\)"):
+        tr.ablate_units(params, X[:, :4], y)
+
+
 def test_fit_and_evaluate_need_one_output_per_class():
     """A one-output network is a binary classifier for model.accuracy, but fit/evaluate train a softmax: refuse it
     by name instead of failing deep inside the cross-entropy."""

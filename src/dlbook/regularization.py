@@ -3,6 +3,7 @@
 * :func:`l2_penalty` ``(λ/2) Σ w²`` and :func:`l1_penalty` ``λ Σ |w|`` over the weight matrices of a
   network (biases are not penalised, the usual convention); added to the loss, the L2 penalty's gradient
   ``λw`` is exactly optax's ``add_decayed_weights`` (weight decay) for plain gradient descent;
+* :func:`soft_threshold` ``sign(w) max(|w| − t, 0)``: the proximal step of the L1 penalty (exact zeros);
 * :func:`dropout`: inverted dropout, ``x · m / (1 − p)`` with ``m ~ Bernoulli(1 − p)``, so the expected
   value is unchanged and evaluation uses the identity (``train=False``);
 * :func:`gaussian_noise`: ``x + σ ε`` with ``ε ~ N(0, 1)``;
@@ -39,7 +40,7 @@ from dlbook._checks import (
 Array = jax.Array
 PyTree = Any
 
-__all__ = ["l2_penalty", "l1_penalty", "dropout", "gaussian_noise", "augment_images", "EarlyStop", "early_stopping"]
+__all__ = ["l2_penalty", "l1_penalty", "soft_threshold", "dropout", "gaussian_noise", "augment_images", "EarlyStop", "early_stopping"]
 
 
 def _weights(params: PyTree) -> list[Array]:
@@ -95,6 +96,33 @@ def l1_penalty(params: PyTree, l1: ArrayLike) -> Array:
     """
     check_non_negative("l1", l1)
     return l1 * sum(jnp.sum(w * jnp.sign(w)) for w in _weights(params))
+
+
+def soft_threshold(w: ArrayLike, t: ArrayLike) -> Array:
+    """The soft-threshold (L1 proximal) step ``sign(w) · max(|w| − t, 0)``: every ``|w| ≤ t`` becomes exactly 0.
+
+    It is the minimiser of ``½ (v − w)² + t |v|`` over ``v``, so one proximal-gradient step on
+    ``J + λ₁ Σ |w|`` is ``soft_threshold(w − α ∇J, α λ₁)`` (ISTA).  Unlike the subgradient step
+    ``w − α λ₁ sign(w)``, it never jumps across 0.
+
+    Args:
+      w: the weights, any shape.
+      t: the threshold ``t ≥ 0`` (may be traced).
+
+    Returns:
+      the thresholded weights, the shape of ``w``.
+
+    Example:
+      >>> soft_threshold(jnp.array([-0.3, 0.05, 0.2]), 0.1).round(4).tolist()    # 0.05 ≤ 0.1 becomes 0
+      [-0.2, 0.0, 0.1]
+
+    Reference: ``ch05-tibshirani1996regression``.
+
+    Chapter: ``book/ch05_regularization.ipynb``.
+    """
+    w = as_array("w", w)
+    check_non_negative("t", t)
+    return jnp.sign(w) * jnp.maximum(jnp.abs(w) - t, 0.0)
 
 
 def dropout(x: ArrayLike, p: ArrayLike, *, key: Array, train: bool = True) -> Array:

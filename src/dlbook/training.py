@@ -53,7 +53,7 @@ from dlbook.model import Layer, check_labels, check_network, classify, forward, 
 
 Array = jax.Array
 
-__all__ = ["Curves", "evaluate", "fit", "window_means", "input_sensitivity", "PATTERNS", "trend_windows", "trend",
+__all__ = ["Curves", "evaluate", "fit", "window_means", "input_sensitivity", "ablate_units", "PATTERNS", "trend_windows", "trend",
            "diagnose"]
 
 
@@ -296,6 +296,48 @@ def input_sensitivity(params: list[Layer], X: ArrayLike, *, activation: Activati
 
     J = jax.vmap(jax.jacfwd(scores))(jnp.asarray(X))
     return jnp.mean(jnp.sqrt(jnp.sum(J**2, axis=(1, 2))))
+
+
+def ablate_units(params: list[Layer], X: ArrayLike, labels: ArrayLike, *, layer: int = 1,
+                 activation: Activation = RELU) -> tuple[Array, Array]:
+    """Loss and accuracy with each unit of hidden layer ``layer`` removed in turn (its output ``a^l_j`` set to 0).
+
+    Removing unit ``j`` of layer ``l`` is zeroing column ``j`` of ``W^{l+1}``: nothing it computes reaches the
+    next layer.  Comparing :func:`evaluate` with these values measures how much the network relies on
+    each single unit, the co-adaptation that dropout is meant to prevent.
+
+    Args:
+      params: the network (a list of :class:`dlbook.model.Layer`) with at least one hidden layer.
+      X: the inputs, ``(n, n_0)``.
+      labels: integer class indices, ``(n,)``.
+      layer: which hidden layer, ``1 ≤ l ≤ L − 1`` (static).
+      activation: the hidden layers' activation (default ReLU).
+
+    Returns:
+      ``(loss, accuracy)``, each ``(n_l,)``: the values of :func:`evaluate` without unit ``j``.
+
+    Example:
+      >>> params = [Layer(jnp.eye(2), jnp.zeros(2)), Layer(jnp.eye(2), jnp.zeros(2))]   # copies x through
+      >>> X = jnp.array([[2.0, 0.0], [0.0, 1.0]]); y = jnp.array([0, 1])
+      >>> ablate_units(params, X, y)[1].tolist()   # without unit 1, example 1's scores tie and class 0 wins
+      [1.0, 0.5]
+
+    Reference: ``ch05-srivastava2014dropout`` (co-adaptation).
+
+    Chapter: ``book/ch05_regularization.ipynb``.
+    """
+    X, labels = _check_set("data", (X, labels), params, activation)
+    layer = check_int("layer", layer, minimum=1)
+    if layer > len(params) - 1:
+        raise ValueError(f"layer must be a hidden layer in [1, {len(params) - 1}], got {layer}")
+    W = params[layer].W
+
+    def without(j):
+        p = list(params)
+        p[layer] = p[layer]._replace(W=W.at[:, j].set(0.0))
+        return _evaluate(p, X, labels, activation)
+
+    return jax.vmap(without)(jnp.arange(W.shape[1]))
 
 
 #: The five patterns of a (training, validation) pair of loss curves, keyed by their trends, and what each
