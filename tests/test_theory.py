@@ -23,7 +23,8 @@ A_ILL = np.asarray(quadratic_matrix([1.0, 10.0], 0.3), dtype=np.float64)  # λ =
 
 def test_module_exports_what_moved_from_descent():
     assert set(theory.__all__) == {"critical_learning_rate", "Tuning", "optimal_gd", "optimal_momentum",
-                                   "optimal_nesterov", "sampling_variance", "gradient_variance"}
+                                   "optimal_nesterov", "sampling_variance", "gradient_variance", "momentum_matrix",
+                                   "noise_scale", "top_hessian_eigenvalue"}
 
 
 # -- critical_learning_rate -----------------------------------------------------------------------
@@ -125,3 +126,114 @@ def test_optimal_tunings_bad_input():
 def test_sampling_variance_sigma2_must_be_a_scalar():
     with pytest.raises(ValueError, match=r"^sigma2 must have shape \(\) \(a scalar\)"):
         theory.sampling_variance(jnp.ones(2), 10, 2)
+
+
+# -- momentum_matrix ------------------------------------------------------------------------------
+
+
+def _momentum_errors(eta, gamma, lam, steps):
+    """Heavy ball in float64 on ½λe², written as v ← γv + ηλe, e ← e − v (independent of the matrix)."""
+    e, v, out = 1.0, 0.0, [1.0]
+    for _ in range(steps):
+        v = gamma * v + eta * lam * e
+        e = e - v
+        out.append(e)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("eta,gamma,lam", [(0.1, 0.9, 1.0), (0.5, 0.25, 3.0), (1.9, 0.0, 1.0), (0.03, 0.6, 40.0)])
+def test_momentum_matrix_reproduces_the_recurrence(eta, gamma, lam):
+    M = np.asarray(theory.momentum_matrix(eta, gamma, lam), np.float64)
+    e = _momentum_errors(eta, gamma, lam, 30)
+    state = np.array([e[1], e[0]])
+    for t in range(1, 30):
+        state = M @ state
+        np.testing.assert_allclose(state[0], e[t + 1], rtol=1e-4, atol=1e-6)
+
+
+def test_momentum_matrix_stability_region_is_eta_lambda_below_2_1_plus_gamma():
+    for gamma in (0.0, 0.5, 0.9):
+        for x in np.linspace(0.05, 2 * (1 + gamma) - 0.05, 7):
+            assert np.abs(np.linalg.eigvals(np.asarray(theory.momentum_matrix(x, gamma, 1.0)))).max() < 1
+        for x in (2 * (1 + gamma) + 0.05, 5.0):
+            assert np.abs(np.linalg.eigvals(np.asarray(theory.momentum_matrix(x, gamma, 1.0)))).max() > 1
+
+
+def test_momentum_matrix_under_damped_modulus_is_sqrt_gamma():
+    r = np.linalg.eigvals(np.asarray(theory.momentum_matrix(0.5, 0.81, 1.0), np.float64))
+    assert np.all(np.abs(r.imag) > 0)
+    np.testing.assert_allclose(np.abs(r), 0.9, rtol=1e-6)
+
+
+def test_momentum_matrix_under_jit_and_bad_input():
+    np.testing.assert_allclose(jax.jit(theory.momentum_matrix)(0.5, 0.25, 1.0), [[0.75, -0.25], [1.0, 0.0]])
+    with pytest.raises(ValueError, match="^gamma must have shape"):
+        theory.momentum_matrix(0.1, jnp.ones(2), 1.0)
+    with pytest.raises(ValueError, match="^curvature must be finite"):
+        theory.momentum_matrix(0.1, 0.9, np.nan)
+
+
+# -- noise_scale ----------------------------------------------------------------------------------
+
+
+def test_noise_scale_against_numpy_covariance():
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=(50, 4)) + np.array([1.0, -2.0, 0.5, 0.0])
+    G, S = g.mean(0), np.cov(g.T, bias=True)
+    np.testing.assert_allclose(theory.noise_scale(g), np.trace(S) / (G @ G), rtol=1e-5)
+    M = rng.normal(size=(4, 4)); H = M @ M.T
+    np.testing.assert_allclose(theory.noise_scale(g, H), np.trace(H @ S) / (G @ H @ G), rtol=1e-4)
+
+
+def test_noise_scale_is_where_batch_noise_equals_signal():
+    rng = np.random.default_rng(1)
+    g = rng.normal(size=(400, 3)) + 0.3
+    b = float(theory.noise_scale(g))
+    n = len(g)
+    sigma2 = float(np.sum((g - g.mean(0)) ** 2) / n)
+    np.testing.assert_allclose(sigma2 / b, np.sum(g.mean(0) ** 2), rtol=1e-5)
+
+
+def test_noise_scale_bad_input():
+    with pytest.raises(ValueError, match=r"^per_example_grads must have shape \(n, p\)"):
+        theory.noise_scale(np.ones(3))
+    with pytest.raises(ValueError, match="^per_example_grads must have at least 2 rows"):
+        theory.noise_scale(np.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"^hessian must have shape \(3, 3\)"):
+        theory.noise_scale(np.ones((4, 3)), np.eye(2))
+
+
+# -- top_hessian_eigenvalue -----------------------------------------------------------------------
+
+
+def test_top_hessian_eigenvalue_against_eigvalsh():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(30, 5)) * np.array([3.0, 1.0, 1.0, 0.5, 0.2])
+    y = rng.normal(size=30)
+    loss = lambda w, X, y: jnp.mean((X @ w - y) ** 2)  # noqa: E731
+    top = np.linalg.eigvalsh(2 * X.T @ X / 30)[-1]
+    est = theory.top_hessian_eigenvalue(loss, jnp.zeros(5), (jnp.asarray(X), jnp.asarray(y)), key=jax.random.key(0),
+                                        num_iters=100)
+    np.testing.assert_allclose(est, top, rtol=1e-4)
+
+
+def test_top_hessian_eigenvalue_on_a_network_pytree_against_the_full_hessian():
+    from dlbook.model import init_mlp, loss_value
+    from jax.flatten_util import ravel_pytree
+    params = init_mlp((3, 4, 2), key=jax.random.key(0))
+    X = jax.random.normal(jax.random.key(1), (16, 3)); Y = jax.nn.one_hot(jnp.arange(16) % 2, 2)
+    flat, unravel = ravel_pytree(params)
+    H = jax.hessian(lambda w: loss_value(unravel(w), X, Y))(flat)
+    eig = np.linalg.eigvalsh(np.asarray(H, np.float64))
+    top = eig[np.argmax(np.abs(eig))]
+    est = theory.top_hessian_eigenvalue(loss_value, params, (X, Y), key=jax.random.key(3), num_iters=300)
+    np.testing.assert_allclose(est, top, rtol=1e-3)
+
+
+def test_top_hessian_eigenvalue_bad_input():
+    with pytest.raises(ValueError, match="^num_iters must be >= 1"):
+        theory.top_hessian_eigenvalue(jnp.sum, jnp.ones(2), key=jax.random.key(0), num_iters=0)
+    with pytest.raises(TypeError, match="^args must be a tuple"):
+        theory.top_hessian_eigenvalue(jnp.sum, jnp.ones(2), [1], key=jax.random.key(0))
+    with pytest.raises(TypeError, match="^loss_fn must be"):
+        theory.top_hessian_eigenvalue(3, jnp.ones(2), key=jax.random.key(0))

@@ -8,7 +8,12 @@ extreme eigenvalues ``λ_min ≤ λ_max`` of ``H`` (condition number ``κ = λ_m
 * :func:`optimal_gd`, :func:`optimal_momentum`, :func:`optimal_nesterov` — the fastest constant settings
   and the convergence factor ``ρ`` they give (the error shrinks like ``ρᵗ``), as a :class:`Tuning`;
 * :func:`sampling_variance` — the variance of a mini-batch gradient, ``(σ²/B)·(n − B)/(n − 1)``, and
-  :func:`gradient_variance`, the same quantity measured on a network by drawing batches.
+  :func:`gradient_variance`, the same quantity measured on a network by drawing batches;
+* :func:`momentum_matrix` — the 2×2 iteration matrix of heavy-ball momentum along one eigen-direction
+  (its eigenvalues give the stability region ``0 < ηλ < 2(1 + γ)`` and the damping regimes);
+* :func:`noise_scale` — the gradient noise scale ``B_noise = tr(Σ)/‖G‖²`` of McCandlish et al.;
+* :func:`top_hessian_eigenvalue` — the sharpness ``λ_max`` of any loss, by power iteration on
+  Hessian-vector products.
 
 The runners of :mod:`dlbook.descent` measure what these predict; the tests check each formula against a
 float64 recurrence or a direct computation.
@@ -24,6 +29,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.flatten_util import ravel_pytree
 import numpy as np
 from jax.typing import ArrayLike
 
@@ -33,6 +39,7 @@ from dlbook._checks import (
     check_callable,
     check_finite,
     check_int,
+    check_key,
     check_ndim,
     check_non_negative,
     check_positive,
@@ -47,7 +54,7 @@ LossFn = Callable[..., jax.Array]
 Array = jax.Array
 
 __all__ = ["critical_learning_rate", "Tuning", "optimal_gd", "optimal_momentum", "optimal_nesterov", "sampling_variance",
-           "gradient_variance"]
+           "gradient_variance", "momentum_matrix", "noise_scale", "top_hessian_eigenvalue"]
 
 
 def critical_learning_rate(hessian: ArrayLike) -> Array:
@@ -272,3 +279,121 @@ def gradient_variance(loss_fn: LossFn, params: PyTree, data: tuple, batch_size: 
         return sum(jnp.sum((a - b) ** 2) for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(full)))
 
     return jnp.mean(lax.map(one, jax.random.split(key, num_draws)))
+
+
+def momentum_matrix(learning_rate: ArrayLike, gamma: ArrayLike, curvature: ArrayLike) -> Array:
+    """The iteration matrix of heavy-ball momentum on ``½ λ e²``: ``(e_{t+1}, e_t) = M (e_t, e_{t−1})``.
+
+    With ``v_t = θ_{t−1} − θ_t`` the update ``v ← γ v + η λ e``, ``θ ← θ − v`` becomes
+    ``e_{t+1} = (1 + γ − ηλ) e_t − γ e_{t−1}``, so ``M = [[1 + γ − ηλ, −γ], [1, 0]]``.  Its eigenvalues solve
+    ``r² − (1 + γ − ηλ) r + γ = 0``: complex with ``|r| = √γ`` (under-damped, the error oscillates) when
+    ``(1 + γ − ηλ)² < 4γ``, a repeated real root at equality (critically damped), two real roots otherwise
+    (over-damped).  Both have ``|r| < 1`` exactly when ``0 < ηλ < 2(1 + γ)`` (for ``0 ≤ γ < 1``): momentum is
+    stable up to ``η < 2(1 + γ)/λ_max``, not ``2/λ_max``.  On a quadratic each eigen-direction of the Hessian has
+    its own ``M``.
+
+    Args:
+      learning_rate: ``η``, a scalar.
+      gamma: the momentum ``γ``, a scalar.
+      curvature: ``λ``, the curvature (a Hessian eigenvalue), a scalar.
+
+    Returns:
+      ``M``, shape ``(2, 2)``.
+
+    Example:
+      >>> momentum_matrix(0.5, 0.25, 1.0).tolist()          # 1 + ¼ − ½ = ¾; r² − ¾ r + ¼ has complex roots
+      [[0.75, -0.25], [1.0, 0.0]]
+
+    Reference: ``ch06-polyak1964some``; ``ch06-goh2017momentum``.
+
+    Chapter: ``book/ch06_batch_momentum.ipynb``.
+    """
+    for name, v in (("learning_rate", learning_rate), ("gamma", gamma), ("curvature", curvature)):
+        check_finite(name, v)
+        check_scalar(name, v)
+    eta, g, lam = (jnp.asarray(v, jnp.result_type(float)) for v in (learning_rate, gamma, curvature))
+    return jnp.array([[1 + g - eta * lam, -g], [jnp.ones_like(g), jnp.zeros_like(g)]])
+
+
+def noise_scale(per_example_grads: ArrayLike, hessian: ArrayLike | None = None) -> Array:
+    """The gradient noise scale ``B_noise = tr(Σ)/‖G‖²`` (with a Hessian: ``tr(HΣ)/(Gᵀ H G)``).
+
+    ``G = (1/n) Σᵢ gᵢ`` is the full gradient and ``Σ = (1/n) Σᵢ (gᵢ − G)(gᵢ − G)ᵀ`` the covariance of the per-example
+    gradients, so ``tr(Σ) = σ²`` of :func:`sampling_variance`.  A batch of ``B`` has noise ``σ²/B``; it is as large
+    as the signal ``‖G‖²`` at ``B = B_noise``.  McCandlish et al. show that with the best learning rate per batch,
+    the gain of one step is ``∝ 1/(1 + B_noise/B)``: batches well below ``B_noise`` scale perfectly (twice the batch,
+    half the steps), batches well above it gain almost nothing per step.  The Hessian form weights each direction
+    by its curvature (the exact statement on a quadratic); without it ("simple" noise scale) all count alike.
+
+    Args:
+      per_example_grads: ``gᵢ``, shape ``(n, p)``, one flattened gradient per example (``n ≥ 2``).
+      hessian: optional ``H``, shape ``(p, p)``.
+
+    Returns:
+      ``B_noise``, a scalar.
+
+    Example:
+      >>> g = jnp.array([[0.0, 1.0], [2.0, 1.0]])      # G = (1, 1), ‖G‖² = 2; deviations (∓1, 0): tr(Σ) = 1
+      >>> float(noise_scale(g))
+      0.5
+      >>> float(noise_scale(g, jnp.diag(jnp.array([0.0, 1.0]))))   # H ignores the noisy direction: tr(HΣ) = 0
+      0.0
+
+    Reference: ``ch06-mccandlish2018empirical``.
+
+    Chapter: ``book/ch06_batch_momentum.ipynb``.
+    """
+    g = as_array("per_example_grads", per_example_grads)
+    check_ndim("per_example_grads", g, 2, "(n, p)")
+    if g.shape[0] < 2:
+        raise ValueError(f"per_example_grads must have at least 2 rows (examples), got {g.shape[0]}")
+    G = jnp.mean(g, axis=0)
+    dev = g - G
+    if hessian is None:
+        return jnp.mean(jnp.sum(dev**2, axis=1)) / jnp.sum(G**2)
+    H = as_array("hessian", hessian)
+    check_ndim("hessian", H, 2, "(p, p)")
+    if H.shape != (g.shape[1], g.shape[1]):
+        raise ValueError(f"hessian must have shape ({g.shape[1]}, {g.shape[1]}), got {tuple(H.shape)}")
+    return jnp.mean(jnp.sum((dev @ H) * dev, axis=1)) / (G @ H @ G)
+
+
+def top_hessian_eigenvalue(loss_fn: LossFn, params: PyTree, args: tuple = (), *, key: Array,
+                           num_iters: int = 20) -> Array:
+    """The sharpness ``λ_max(∇²𝓛)`` at ``params``, by power iteration ``v ← Hv/‖Hv‖`` on Hessian-vector products.
+
+    ``Hv`` is the directional derivative of the gradient, ``jax.jvp(jax.grad(𝓛), (w,), (v,))``: the Hessian is
+    never formed.  After ``num_iters`` products from a random unit ``v`` (drawn with ``key``) the Rayleigh quotient
+    ``vᵀHv`` is returned.  Power iteration finds the eigenvalue of largest *modulus*; at or near a minimum that is
+    the largest (positive) one.  It converges like ``(λ₂/λ₁)^k``: more iterations when the top two are close.
+
+    Args:
+      loss_fn: ``loss_fn(params, *args) -> scalar``.
+      params: the point (any pytree of float arrays).
+      args: extra arguments of ``loss_fn`` (the data).
+      key: the ``jax.random`` key of the starting vector.
+      num_iters: Hessian-vector products, ≥ 1.
+
+    Returns:
+      the estimate of ``λ_max``, a scalar.
+
+    Example:
+      >>> loss = lambda w: 0.5 * (w[0] ** 2 + 5 * w[1] ** 2)    # H = diag(1, 5)
+      >>> round(float(top_hessian_eigenvalue(loss, jnp.zeros(2), key=jax.random.key(0))), 4)
+      5.0
+
+    Reference: ``ch06-keskar2017large`` (sharpness of minima).
+
+    Chapter: ``book/ch06_batch_momentum.ipynb``.
+    """
+    check_callable("loss_fn", loss_fn)
+    check_key("key", key)
+    num_iters = check_int("num_iters", num_iters, minimum=1)
+    if not isinstance(args, tuple):
+        raise TypeError(f"args must be a tuple (the extra arguments of loss_fn), got {type(args).__name__}")
+    flat, unravel = ravel_pytree(params)
+    grad = jax.grad(lambda w: loss_fn(unravel(w), *args))
+    hvp = lambda v: jax.jvp(grad, (flat,), (v,))[1]  # noqa: E731
+    v = jax.random.normal(key, flat.shape, flat.dtype)
+    v = lax.fori_loop(0, num_iters, lambda _, v: (lambda h: h / jnp.linalg.norm(h))(hvp(v)), v / jnp.linalg.norm(v))
+    return v @ hvp(v)
