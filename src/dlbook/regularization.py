@@ -113,7 +113,7 @@ def soft_threshold(w: ArrayLike, t: ArrayLike) -> Array:
       the thresholded weights, the shape of ``w``.
 
     Example:
-      >>> soft_threshold(jnp.array([-0.3, 0.05, 0.2]), 0.1).round(4).tolist()    # 0.05 ≤ 0.1 becomes 0
+      >>> [round(float(v), 4) for v in soft_threshold(jnp.array([-0.3, 0.05, 0.2]), 0.1)]   # 0.05 ≤ 0.1: 0
       [-0.2, 0.0, 0.1]
 
     Reference: ``ch05-tibshirani1996regression``.
