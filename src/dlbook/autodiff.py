@@ -205,8 +205,8 @@ def graph_table(root: Value) -> list[tuple[str, str, float, float]]:
 def plot_graph(root: Value, *, ax: Any = None, grads: bool = True, order: Iterable[Value] | None = None) -> Any:
     """Draw the computational graph of ``root``: one box per node (name or operation, value, gradient), arrows forward.
 
-    A node's column is its depth (the longest path from a leaf); the boxes show ``data`` and, below it in red,
-    ``grad`` (after :meth:`Value.backward`).  ``order`` (optional) fixes the top-to-bottom order in each column.
+    An operation's column is its depth (the longest path from a leaf), a leaf's is just left of its first use;
+    the boxes show ``data`` and, below it in red, ``grad`` (after :meth:`Value.backward`).  ``order`` (optional) fixes the top-to-bottom order in each column.
 
     Example:
       >>> from matplotlib.figure import Figure
@@ -227,6 +227,12 @@ def plot_graph(root: Value, *, ax: Any = None, grads: bool = True, order: Iterab
     depth: dict[int, int] = {}
     for n in nodes:
         depth[id(n)] = 1 + max((depth[id(p)] for p in n.parents), default=-1)
+    first_use: dict[int, int] = {}  # a leaf sits just left of its first use, not all leaves in one column
+    for n in nodes:
+        for p in n.parents:
+            if not p.parents:
+                first_use[id(p)] = min(first_use.get(id(p), depth[id(n)]), depth[id(n)] - 1)
+    depth.update(first_use)
     columns: dict[int, list[Value]] = {}
     for n in sorted(nodes, key=lambda n: rank.get(id(n), len(rank))):
         columns.setdefault(depth[id(n)], []).append(n)
@@ -239,7 +245,7 @@ def plot_graph(root: Value, *, ax: Any = None, grads: bool = True, order: Iterab
                                          lw=0.8, shrinkA=14, shrinkB=14, zorder=1, connectionstyle=f"arc3,rad={bend}"))
     for n in nodes:
         x, y = xy[id(n)]
-        name = n.label or n.op or f"{n.data:g}"
+        name = n.label or n.op or "const"
         ax.text(x, y, f"{name}\n{n.data:.3g}", ha="center", va="center", fontsize=7, zorder=3, linespacing=1.1,
                 bbox=dict(boxstyle="round,pad=0.25", fc="#fde0c5" if n.parents else "#dbe9f6", ec="0.3", lw=0.8))
         if grads:
