@@ -142,6 +142,11 @@ def test_graph_table_and_plot_graph():
     texts = [t.get_text() for t in ax.texts]
     assert "x\n2" in texts and "4" in texts and len(ax.patches) == 4
     assert len(plot_graph(f, ax=Figure().add_subplot(), grads=False).texts) == 4
+    # columns: an operation at its depth, a leaf just left of its first use
+    w, b = Value(0.5, label="w"), Value(0.1, label="b")
+    ax = plot_graph((w * x).tanh() + b, ax=Figure().add_subplot(), grads=False)
+    column = {t.get_text().split("\n")[0]: t.get_position()[0] for t in ax.texts}
+    assert column == {"w": 0, "x": 0, "×": 1, "tanh": 2, "b": 2, "+": 3}
 
 
 @pytest.mark.parametrize("bad, match", [
