@@ -371,7 +371,7 @@ NOT_A_LOSS = {("training.py", "trend"): "np.log(end / middle): two loss levels c
 ACTIVATIONS_DEFINING_A_LOG = {"log_softmax", "log_sigmoid", "softplus", "logsumexp"}
 #: Every loss of dlbook.losses that takes a logarithm; each must be the one core ``_cross_entropy``.
 LOG_LOSSES = ("binary_cross_entropy", "binary_cross_entropy_with_logits", "multilabel_binary_cross_entropy",
-              "cross_entropy", "cross_entropy_with_logits", "entropy", "kl_divergence")
+              "cross_entropy", "cross_entropy_with_logits", "entropy", "kl_divergence", "gaussian_nll", "laplace_nll")
 
 
 class _Scan(ast.NodeVisitor):
@@ -503,3 +503,47 @@ def test_cross_entropy_of_scalars_names_the_argument():
 def test_huber_delta_must_be_a_scalar():
     with pytest.raises(ValueError, match=r"^delta must have shape \(\) \(a scalar\)"):
         losses.huber(jnp.ones(2), jnp.ones(2), delta=jnp.ones(2))
+
+
+# -- negative log-likelihoods and label smoothing ----------------------------------------------------------------------
+
+def test_gaussian_and_laplace_nll_against_scipy_and_their_gradients():
+    rng = np.random.default_rng(3)
+    p, t = rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=(4, 3)).astype(np.float32)
+    for sigma in (0.5, 1.0, 2.0):
+        ref = -scipy.stats.norm.logpdf(t.astype(np.float64), loc=p, scale=sigma)
+        np.testing.assert_allclose(losses.gaussian_nll(p, t, sigma=sigma, reduction="none"), ref, rtol=1e-5)
+        np.testing.assert_allclose(losses.gaussian_nll(p, t, sigma=sigma), ref.mean(), rtol=1e-5)
+        # MSE/(2σ²) + constant: the same gradient in ŷ as the MSE, scaled
+        np.testing.assert_allclose(jax.grad(losses.gaussian_nll)(p, t, sigma=sigma),
+                                   jax.grad(mse)(p, t) / (2 * sigma**2), rtol=1e-5, atol=1e-7)
+    for b in (0.5, 1.0, 3.0):
+        ref = -scipy.stats.laplace.logpdf(t.astype(np.float64), loc=p, scale=b)
+        np.testing.assert_allclose(losses.laplace_nll(p, t, scale=b, reduction="sum"), ref.sum(), rtol=1e-5)
+        np.testing.assert_allclose(jax.grad(losses.laplace_nll)(p, t, scale=b), np.sign(p - t) / (b * p.size), rtol=1e-6)
+    assert float(jax.grad(losses.laplace_nll)(jnp.array(1.0), jnp.array(1.0))) == 0.0   # 0 at zero error, like MAE
+
+
+def test_smooth_labels_against_optax():
+    y = jax.nn.one_hot(jnp.array([0, 3, 2]), 5)
+    for eps in (0.0, 0.1, 0.5):
+        np.testing.assert_allclose(losses.smooth_labels(y, eps), optax.smooth_labels(y, eps), rtol=1e-6)
+        np.testing.assert_allclose(losses.smooth_labels(y, eps).sum(-1), 1.0, rtol=1e-6)
+    assert jax.jit(losses.smooth_labels)(y, 0.1).shape == (3, 5)
+
+
+def test_nll_and_smoothing_bad_input_names_the_argument():
+    with pytest.raises(ValueError, match=r"^sigma must be > 0"):
+        losses.gaussian_nll(jnp.ones(2), jnp.ones(2), sigma=0.0)
+    with pytest.raises(ValueError, match=r"^sigma must have shape"):
+        losses.gaussian_nll(jnp.ones(2), jnp.ones(2), sigma=jnp.ones(2))
+    with pytest.raises(ValueError, match=r"^scale must be > 0"):
+        losses.laplace_nll(jnp.ones(2), jnp.ones(2), scale=-1.0)
+    with pytest.raises(ValueError, match=r"^predictions and targets must have the same shape"):
+        losses.laplace_nll(jnp.ones(2), jnp.ones(3))
+    with pytest.raises(ValueError, match=r"^epsilon must be the smoothing weight in \[0, 1\)"):
+        losses.smooth_labels(jnp.array([0.0, 1.0]), 1.0)
+    with pytest.raises(ValueError, match=r"^targets must sum to 1"):
+        losses.smooth_labels(jnp.array([1.0, 1.0]), 0.1)
+    with pytest.raises(ValueError, match=r"^targets must be rows"):
+        losses.smooth_labels(jnp.array(1.0), 0.1)

@@ -1,4 +1,5 @@
-"""Loss functions: regression (MSE, RMSE, MAE, Huber), cross-entropies, entropy and KL divergence.
+"""Loss functions: regression (MSE, RMSE, MAE, Huber), cross-entropies, entropy, KL divergence, the Gaussian and
+Laplace negative log-likelihoods and label smoothing.
 
 Every loss is computed per element (regression) or per example (classification) and then reduced with
 an explicit ``reduction``: ``"mean"`` (the default, what training minimises), ``"sum"`` or ``"none"`` (the
@@ -29,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from dlbook._checks import as_array, check_choice, check_positive, check_scalar, is_concrete
+from dlbook._checks import as_array, check_choice, check_positive, check_probability, check_scalar, is_concrete
 from dlbook.activations import log_softmax, softmax
 
 Array = jax.Array
@@ -37,7 +38,7 @@ Array = jax.Array
 __all__ = [
     "REDUCTIONS", "mse", "rmse", "mae", "huber", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "multilabel_binary_cross_entropy", "cross_entropy", "cross_entropy_with_logits", "entropy", "kl_divergence",
-    "Loss", "HALF_SQUARED", "BINARY_CROSS_ENTROPY", "SOFTMAX_CROSS_ENTROPY",
+    "gaussian_nll", "laplace_nll", "smooth_labels", "Loss", "HALF_SQUARED", "BINARY_CROSS_ENTROPY", "SOFTMAX_CROSS_ENTROPY",
 ]
 
 #: What a loss does with its per-element or per-example values.
@@ -352,6 +353,87 @@ def kl_divergence(p: ArrayLike, q: ArrayLike) -> Array:
     _distributions("p", p)
     _distributions("q", q)
     return _cross_entropy(p, _log(q, p)) - _cross_entropy(p, _log(p, p))
+
+
+def _point_mass(x: Array) -> Array:
+    """The observed value as a distribution: one outcome with probability 1 (a new last axis)."""
+    return jnp.ones((*x.shape, 1), x.dtype)
+
+
+def gaussian_nll(predictions: ArrayLike, targets: ArrayLike, *, sigma: float = 1.0, reduction: str = "mean") -> Array:
+    """Gaussian negative log-likelihood ``−log N(y; ŷ, σ²) = (y − ŷ)²/(2σ²) + log σ + ½ log 2π`` per element.
+
+    For a fixed ``σ`` it is ``MSE/(2σ²)`` plus a constant, so minimising it over ``ŷ`` is least squares.
+
+    Args:
+      predictions, targets: the means ``ŷ`` and the observations ``y``, the same shape (any).
+      sigma: the noise standard deviation ``σ > 0`` (a scalar).
+      reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (the per-element values).
+
+    Example:
+      >>> round(float(gaussian_nll(jnp.array([1.0]), jnp.array([3.0]))), 4), round(float(2.0 + 0.5 * np.log(2 * np.pi)), 4)   # ½·2² + ½ log 2π
+      (2.9189, 2.9189)
+
+    Reference: ``ch04-bishop2006pattern``.
+    Chapter: ``book/ch04_losses.ipynb``.
+    """
+    p, t = _same_shape("predictions", predictions, "targets", targets)
+    check_positive("sigma", sigma)
+    check_scalar("sigma", sigma)
+    # −log p(y) is the cross-entropy of a point mass on the observed y (target 1) and the model's density
+    log_density = -0.5 * ((t - p) / sigma) ** 2 - jnp.log(sigma) - 0.5 * jnp.log(2 * jnp.pi)
+    return _reduce(_cross_entropy(_point_mass(t), log_density[..., None]), reduction)
+
+
+def laplace_nll(predictions: ArrayLike, targets: ArrayLike, *, scale: float = 1.0, reduction: str = "mean") -> Array:
+    """Laplace negative log-likelihood ``−log Laplace(y; ŷ, b) = |y − ŷ|/b + log 2b`` per element.
+
+    For a fixed scale ``b`` it is ``MAE/b`` plus a constant: least absolute deviations is its maximum likelihood.
+
+    Args:
+      predictions, targets: the locations ``ŷ`` and the observations ``y``, the same shape (any).
+      scale: the scale ``b > 0`` (a scalar).
+      reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (the per-element values).
+
+    Example:
+      >>> round(float(laplace_nll(jnp.array([1.0]), jnp.array([3.0]))), 4), round(float(2.0 + np.log(2.0)), 4)
+      (2.6931, 2.6931)
+
+    Reference: ``ch04-bishop2006pattern``.
+    Chapter: ``book/ch04_losses.ipynb``.
+    """
+    p, t = _same_shape("predictions", predictions, "targets", targets)
+    check_positive("scale", scale)
+    check_scalar("scale", scale)
+    e = t - p
+    log_density = -e * jnp.sign(e) / scale - jnp.log(2 * scale)  # |e| = e·sign(e): gradient 0 at e = 0, as in mae
+    return _reduce(_cross_entropy(_point_mass(t), log_density[..., None]), reduction)
+
+
+def smooth_labels(targets: ArrayLike, epsilon: float) -> Array:
+    """Label smoothing: ``(1 − ε)·y + ε/K``, each one-hot row mixed with the uniform distribution over ``K`` classes.
+
+    Args:
+      targets: ``(..., K)``, one distribution per row (usually one-hot).
+      epsilon: the mixing weight ``ε ∈ [0, 1)`` (a scalar).
+
+    Returns:
+      The soft targets, the same shape; each row still sums to 1.
+
+    Example:
+      >>> smooth_labels(jnp.array([0.0, 1.0, 0.0, 0.0]), 0.2).tolist()     # 0.8·y + 0.2/4
+      [0.05000000074505806, 0.8500000238418579, 0.05000000074505806, 0.05000000074505806]
+
+    Reference: ``ch04-szegedy2016rethinking``.
+    Chapter: ``book/ch04_losses.ipynb``.
+    """
+    y = jnp.asarray(as_array("targets", targets))
+    if y.ndim < 1:
+        raise ValueError("targets must be rows (..., classes), got a scalar")
+    y = y.astype(jnp.result_type(y.dtype, jnp.float32))
+    _distributions("targets", y)
+    check_probability("epsilon", epsilon, "the smoothing weight")
+    return (1 - epsilon) * y + epsilon / y.shape[-1]
 
 
 class Loss(NamedTuple):
