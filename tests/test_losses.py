@@ -545,5 +545,5 @@ def test_nll_and_smoothing_bad_input_names_the_argument():
         losses.smooth_labels(jnp.array([0.0, 1.0]), 1.0)
     with pytest.raises(ValueError, match=r"^targets must sum to 1"):
         losses.smooth_labels(jnp.array([1.0, 1.0]), 0.1)
-    with pytest.raises(ValueError, match=r"^targets must be rows"):
+    with pytest.raises(ValueError, match=r"^targets must have a classes axis"):
         losses.smooth_labels(jnp.array(1.0), 0.1)

@@ -103,6 +103,16 @@ def _distributions(name: str, p: Array) -> None:
         raise ValueError(f"{name} must sum to 1 along the last axis (one distribution per row)")
 
 
+def _distribution_rows(name: str, x: ArrayLike, axis: str) -> Array:
+    """``x`` as float rows that are distributions on the last axis (``axis`` names that axis in the error)."""
+    x = jnp.asarray(as_array(name, x))
+    if x.ndim < 1:
+        raise ValueError(f"{name} must have {axis}, got a scalar")
+    x = x.astype(jnp.result_type(x.dtype, jnp.float32))
+    _distributions(name, x)
+    return x
+
+
 def mse(predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "mean") -> Array:
     """Mean squared error (L2 loss) ``𝓛 = (1/n) Σᵢ (yᵢ − ŷᵢ)²``; per element ``(yᵢ − ŷᵢ)²``.
 
@@ -322,11 +332,7 @@ def entropy(probabilities: ArrayLike) -> Array:
     Reference: ``shannon1948mathematical``.
     Chapter: ``book/ch04_losses.ipynb``.
     """
-    p = jnp.asarray(as_array("probabilities", probabilities))
-    if p.ndim < 1:
-        raise ValueError("probabilities must have an outcomes axis (..., K), got a scalar")
-    p = p.astype(jnp.result_type(p.dtype, jnp.float32))
-    _distributions("probabilities", p)
+    p = _distribution_rows("probabilities", probabilities, "an outcomes axis (..., K)")
     return _cross_entropy(p, _log(p, p))
 
 
@@ -355,8 +361,19 @@ def kl_divergence(p: ArrayLike, q: ArrayLike) -> Array:
     return _cross_entropy(p, _log(q, p)) - _cross_entropy(p, _log(p, p))
 
 
+def _standardized_error(predictions: ArrayLike, targets: ArrayLike, scale_name: str, scale: float) -> Array:
+    """``(y − ŷ)/s`` of a location-scale noise model, after checking the shapes and the scale ``s > 0``."""
+    p, t = _same_shape("predictions", predictions, "targets", targets)
+    check_positive(scale_name, scale)
+    check_scalar(scale_name, scale)
+    return (t - p) / scale
+
+
 def _point_mass(x: Array) -> Array:
-    """The observed value as a distribution: one outcome with probability 1 (a new last axis)."""
+    """The observed values as distributions: one outcome with probability 1 each (a new last axis).
+
+    ``−log p(y)`` of an observed ``y`` is the cross-entropy of this point mass and the model's density.
+    """
     return jnp.ones((*x.shape, 1), x.dtype)
 
 
@@ -371,18 +388,16 @@ def gaussian_nll(predictions: ArrayLike, targets: ArrayLike, *, sigma: float = 1
       reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (the per-element values).
 
     Example:
-      >>> round(float(gaussian_nll(jnp.array([1.0]), jnp.array([3.0]))), 4), round(float(2.0 + 0.5 * np.log(2 * np.pi)), 4)   # ½·2² + ½ log 2π
+      >>> nll = gaussian_nll(jnp.array([1.0]), jnp.array([3.0]))           # ½·(3 − 1)² + log 1 + ½ log 2π
+      >>> round(float(nll), 4), round(float(2.0 + 0.5 * np.log(2 * np.pi)), 4)
       (2.9189, 2.9189)
 
     Reference: ``ch04-bishop2006pattern``.
     Chapter: ``book/ch04_losses.ipynb``.
     """
-    p, t = _same_shape("predictions", predictions, "targets", targets)
-    check_positive("sigma", sigma)
-    check_scalar("sigma", sigma)
-    # −log p(y) is the cross-entropy of a point mass on the observed y (target 1) and the model's density
-    log_density = -0.5 * ((t - p) / sigma) ** 2 - jnp.log(sigma) - 0.5 * jnp.log(2 * jnp.pi)
-    return _reduce(_cross_entropy(_point_mass(t), log_density[..., None]), reduction)
+    u = _standardized_error(predictions, targets, "sigma", sigma)
+    log_density = -0.5 * u**2 - jnp.log(sigma) - 0.5 * jnp.log(2 * jnp.pi)
+    return _reduce(_cross_entropy(_point_mass(u), log_density[..., None]), reduction)
 
 
 def laplace_nll(predictions: ArrayLike, targets: ArrayLike, *, scale: float = 1.0, reduction: str = "mean") -> Array:
@@ -396,18 +411,16 @@ def laplace_nll(predictions: ArrayLike, targets: ArrayLike, *, scale: float = 1.
       reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (the per-element values).
 
     Example:
-      >>> round(float(laplace_nll(jnp.array([1.0]), jnp.array([3.0]))), 4), round(float(2.0 + np.log(2.0)), 4)
+      >>> nll = laplace_nll(jnp.array([1.0]), jnp.array([3.0]))            # |3 − 1|/1 + log 2
+      >>> round(float(nll), 4), round(float(2.0 + np.log(2.0)), 4)
       (2.6931, 2.6931)
 
     Reference: ``ch04-bishop2006pattern``.
     Chapter: ``book/ch04_losses.ipynb``.
     """
-    p, t = _same_shape("predictions", predictions, "targets", targets)
-    check_positive("scale", scale)
-    check_scalar("scale", scale)
-    e = t - p
-    log_density = -e * jnp.sign(e) / scale - jnp.log(2 * scale)  # |e| = e·sign(e): gradient 0 at e = 0, as in mae
-    return _reduce(_cross_entropy(_point_mass(t), log_density[..., None]), reduction)
+    u = _standardized_error(predictions, targets, "scale", scale)
+    log_density = -u * jnp.sign(u) - jnp.log(2 * scale)  # |u| = u·sign(u): gradient 0 at u = 0, as in mae
+    return _reduce(_cross_entropy(_point_mass(u), log_density[..., None]), reduction)
 
 
 def smooth_labels(targets: ArrayLike, epsilon: float) -> Array:
@@ -427,11 +440,7 @@ def smooth_labels(targets: ArrayLike, epsilon: float) -> Array:
     Reference: ``ch04-szegedy2016rethinking``.
     Chapter: ``book/ch04_losses.ipynb``.
     """
-    y = jnp.asarray(as_array("targets", targets))
-    if y.ndim < 1:
-        raise ValueError("targets must be rows (..., classes), got a scalar")
-    y = y.astype(jnp.result_type(y.dtype, jnp.float32))
-    _distributions("targets", y)
+    y = _distribution_rows("targets", targets, "a classes axis (..., K)")
     check_probability("epsilon", epsilon, "the smoothing weight")
     return (1 - epsilon) * y + epsilon / y.shape[-1]
 
