@@ -682,3 +682,24 @@ def test_jitted_runners_name_an_unhashable_loss():
                 lambda f: gradient_descent_sweep(f, jnp.ones((2, 2)), jnp.array([0.1, 0.2]), 3)):
         with pytest.raises(TypeError, match=r"^loss_fn must be hashable"):
             run(Unhashable())
+
+
+@pytest.mark.parametrize("path", [True, False])
+def test_optimize_epoch_losses_are_the_per_step_losses_at_epoch_ends(path):
+    """epoch_losses=True takes the same steps; its losses are every (n // B)-th per-step loss."""
+    X, y = _regression()
+    opt, key = optim.momentum(0.05, 0.9), jax.random.key(5)
+    every = optimize(_mse, jnp.zeros(3), opt, 12, args=(X, y), batch_size=5, key=key, path=path)
+    epochs = optimize(_mse, jnp.zeros(3), opt, 12, args=(X, y), batch_size=5, key=key, path=path, epoch_losses=True)
+    np.testing.assert_array_equal(epochs.params, every.params)
+    np.testing.assert_array_equal(epochs.batch_losses, every.batch_losses)
+    np.testing.assert_allclose(epochs.losses, every.losses[::4], rtol=1e-6)
+    assert epochs.losses.shape == (4,)
+
+
+def test_optimize_epoch_losses_bad_input():
+    X, y = _regression()
+    with pytest.raises(ValueError, match="^epoch_losses is only used with batch_size"):
+        optimize(_mse, jnp.zeros(3), optim.sgd(0.1), 2, args=(X, y), epoch_losses=True)
+    with pytest.raises(TypeError, match="^epoch_losses must be"):
+        optimize(_mse, jnp.zeros(3), optim.sgd(0.1), 4, args=(X, y), batch_size=5, key=jax.random.key(0), epoch_losses=1)

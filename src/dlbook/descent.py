@@ -101,6 +101,7 @@ def optimize(
     path: bool = True,
     batch_size: int | None = None,
     key: Array | None = None,
+    epoch_losses: bool = False,
 ) -> Trajectory:
     """Run ``optimizer`` on ``loss_fn`` for ``num_steps`` steps of :func:`dlbook.optim.step`, in one ``lax.scan``.
 
@@ -122,6 +123,9 @@ def optimize(
         stored: less memory, and about twice as fast when each step is cheap.
       batch_size: rows per mini-batch (static); ``None`` for full-batch steps.
       key: the ``jax.random`` key of the shuffles (mini-batch runs only).
+      epoch_losses: mini-batch runs only: measure the loss on all the rows once per epoch (after its last step)
+        instead of after every step, so ``losses`` is ``(epochs + 1,)``.  The steps are the same; a step on a
+        small batch then no longer pays for a pass over all the data.
 
     Returns:
       :class:`Trajectory`: ``params`` stacked to ``(T + 1, ...)`` (``w_T`` alone with ``path=False``), ``losses``
@@ -136,6 +140,9 @@ def optimize(
       ...                args=(X, y), batch_size=2, key=jax.random.key(0))
       >>> run.losses.shape, run.batch_losses.shape          # 3 epochs of 8 // 2 = 4 steps
       ((13,), (12,))
+      >>> optimize(lambda w, X, y: jnp.mean((X @ w - y) ** 2), jnp.zeros(1), optim.sgd(0.5), 12, args=(X, y),
+      ...          batch_size=2, key=jax.random.key(0), epoch_losses=True).losses.shape    # w_0, then 3 epochs
+      (4,)
 
     Reference: ``ch01-cauchy1847methode``; ``ch01-ruder2016overview`` (mini-batches).
 
@@ -148,8 +155,11 @@ def optimize(
     if not isinstance(args, tuple):
         raise TypeError(f"args must be a tuple of arrays (the extra arguments of loss_fn, e.g. (X, y)), got {type(args).__name__}")
     params = check_params("params", params)
+    check_bool("epoch_losses", epoch_losses)
     if batch_size is not None:
-        return _optimize_minibatch(loss_fn, params, optimizer, num_steps, args, path, batch_size, key)
+        return _optimize_minibatch(loss_fn, params, optimizer, num_steps, args, path, batch_size, key, epoch_losses)
+    if epoch_losses:
+        raise ValueError("epoch_losses is only used with batch_size (mini-batch runs have epochs); got it without one")
     if key is not None:
         raise ValueError("key is only used with batch_size (the shuffles of mini-batch runs); got a key without one")
     _check_scalar_loss(loss_fn, params, args)
@@ -176,7 +186,7 @@ def _with_last(ws: PyTree, w_last: PyTree) -> PyTree:
     return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b[None]]), ws, w_last)
 
 
-def _optimize_minibatch(loss_fn, params, optimizer, num_steps, data, path, batch_size, key) -> Trajectory:
+def _optimize_minibatch(loss_fn, params, optimizer, num_steps, data, path, batch_size, key, epoch_losses=False) -> Trajectory:
     data, n, batch_size = check_batches(data, batch_size, key, name="args")
     _check_scalar_loss(loss_fn, params, data)
     per_epoch = n // batch_size
@@ -187,10 +197,11 @@ def _optimize_minibatch(loss_fn, params, optimizer, num_steps, data, path, batch
     def body(carry, idx):
         w, state = carry
         w, state, batch_loss = optim.step(loss_fn, w, state, optimizer, *(a[idx] for a in data))
-        return (w, state), (batch_loss, loss_fn(w, *data), w if path else None)
+        return (w, state), (batch_loss, None if epoch_losses else loss_fn(w, *data), w if path else None)
 
     def epoch(carry, e):
-        return lax.scan(body, carry, epoch_batches(n, batch_size, key=jax.random.fold_in(key, e)))
+        carry, out = lax.scan(body, carry, epoch_batches(n, batch_size, key=jax.random.fold_in(key, e)))
+        return carry, (out[0], loss_fn(carry[0], *data)[None], out[2]) if epoch_losses else out
 
     (w, _), (batch_losses, losses, ws) = lax.scan(epoch, (params, optimizer.init(params)),
                                                   jnp.arange(num_steps // per_epoch))
