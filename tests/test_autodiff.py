@@ -168,3 +168,52 @@ def test_bad_input_names_the_argument(bad, match):
 def test_division_by_zero_is_named():
     with pytest.raises(ZeroDivisionError, match="divisor"):
         Value(1.0) / 0.0
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_topological_order_on_random_graphs(seed):
+    """Random DAGs (any node may use any earlier one, some twice): every parent before its user, each node once,
+    only the nodes the root depends on, root last."""
+    rng = np.random.default_rng(seed)
+    nodes = [Value(float(v)) for v in rng.normal(size=3)]
+    for _ in range(int(rng.integers(5, 40))):
+        a, b = (nodes[int(i)] for i in rng.integers(0, len(nodes), size=2))
+        nodes.append(a * b if rng.random() < 0.5 else a + b)
+    root = nodes[-1]
+    order = topological_order(root)
+    pos = {id(n): i for i, n in enumerate(order)}
+    reachable, todo = set(), [root]
+    while todo:  # the ancestors of root, by plain search
+        n = todo.pop()
+        if id(n) not in reachable:
+            reachable.add(id(n))
+            todo.extend(n.parents)
+    assert order[-1] is root and len(order) == len(pos) == len(reachable) and set(pos) == reachable
+    assert all(pos[id(p)] < pos[id(n)] for n in order for p in n.parents)
+
+
+def test_powers_of_negative_bases_and_zero_exponent():
+    v = Value(-2.0)
+    (v ** 3).backward()
+    assert v.grad == pytest.approx(12.0)  # 3·(−2)²
+    z = Value(0.0)
+    out = z ** 0
+    out.backward()
+    assert out.data == 1.0 and z.grad == 0.0
+    with pytest.raises(ValueError, match="exponent must be an integer when the base is negative"):
+        Value(-2.0) ** 0.5
+
+
+def test_overflow_is_named():
+    with pytest.raises(OverflowError, match=r"exp of \(800\)"):
+        Value(800.0).exp()
+    with pytest.raises(OverflowError, match="× of"):
+        Value(1e200) * 1e200
+
+
+def test_plot_graph_names_constants_as_graph_table_does():
+    f = Value(2.0, label="x") * 3.0
+    f.backward()
+    assert graph_table(f)[1][0] == "c0"
+    texts = [t.get_text().split("\n")[0] for t in plot_graph(f, ax=Figure().add_subplot(), grads=False).texts]
+    assert "c0" in texts and "const" not in texts

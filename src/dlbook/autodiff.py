@@ -19,6 +19,7 @@ Reference: ``baydin2018automatic``.  Chapter: ``book/ch02_backprop.ipynb``.
 from __future__ import annotations
 
 import math
+import sys
 from numbers import Real
 from typing import Any, Iterable, Sequence
 
@@ -71,6 +72,9 @@ class Value:
         return other if isinstance(other, Value) else Value(_number("other operand", other))
 
     def _node(self, data: float, op: str, parents: Sequence[Value], local: Sequence[float]) -> Value:
+        if not (math.isfinite(data) and all(math.isfinite(g) for g in local)):
+            inputs = ", ".join(f"{p.data:g}" for p in parents)
+            raise OverflowError(f"{op} of ({inputs}) is not a finite float (value {data}, local gradients {tuple(local)})")
         return Value(data, parents=parents, local=local, op=op)
 
     # binary operations: the forward value and, beside it, the local gradients
@@ -84,6 +88,10 @@ class Value:
 
     def __pow__(self, exponent: Any) -> Value:
         k = _number("exponent", exponent)
+        if self.data < 0 and not k.is_integer():
+            raise ValueError(f"exponent must be an integer when the base is negative, got base {self.data} and exponent {k}")
+        if k == 0:
+            return self._node(1.0, "^0", (self,), (0.0,))
         if self.data == 0 and k < 1:
             raise ValueError(f"base must be nonzero for an exponent < 1, got base 0 and exponent {k}")
         return self._node(self.data ** k, f"^{k:g}", (self,), (k * self.data ** (k - 1),))
@@ -115,7 +123,10 @@ class Value:
 
     # functions of one argument
     def exp(self) -> Value:
-        e = math.exp(self.data)
+        try:
+            e = math.exp(self.data)
+        except OverflowError:
+            raise OverflowError(f"exp of ({self.data:g}) is not a finite float (it exceeds {math.log(sys.float_info.max):.1f})") from None
         return self._node(e, "exp", (self,), (e,))
 
     def log(self) -> Value:
@@ -136,7 +147,11 @@ class Value:
         return self._node(max(self.data, 0.0), "relu", (self,), (1.0 if self.data > 0 else 0.0,))
 
     def backward(self) -> None:
-        """Set ``grad`` of every node this one depends on to ``∂self/∂node`` (reverse topological order)."""
+        """Set ``grad`` of every node this one depends on to ``∂self/∂node`` (reverse topological order).
+
+        Every gradient of the graph is reset first, so calling it twice gives the same gradients (micrograd
+        instead adds to the gradients already there, and needs them zeroed before the next pass).
+        """
         order = topological_order(self)
         for node in order:
             node.grad = 0.0
@@ -172,6 +187,17 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
+def _names(order: Sequence[Value]) -> dict[int, str]:
+    """A node's label, or ``v0``, ``v1`` … for unlabelled operations and ``c0``, ``c1`` … for unlabelled constants."""
+    names: dict[int, str] = {}
+    count = {"v": 0, "c": 0}
+    for node in order:
+        kind = "v" if node.parents else "c"
+        names[id(node)] = node.label or f"{kind}{count[kind]}"
+        count[kind] += not node.label
+    return names
+
+
 def graph_table(root: Value) -> list[tuple[str, str, float, float]]:
     """The graph of ``root`` as rows ``(name, made of, value, grad)`` in topological order, for printing.
 
@@ -187,13 +213,10 @@ def graph_table(root: Value) -> list[tuple[str, str, float, float]]:
 
     Chapter: ``book/ch02_backprop.ipynb``.
     """
-    names: dict[int, str] = {}
-    count = {"v": 0, "c": 0}
+    order = topological_order(root)
+    names = _names(order)
     rows = []
-    for node in topological_order(root):
-        kind = "v" if node.parents else "c"
-        names[id(node)] = node.label or f"{kind}{count[kind]}"
-        count[kind] += not node.label
+    for node in order:
         p = [names[id(q)] for q in node.parents]
         made = f"{p[0]} {node.op} {p[1]}" if len(p) == 2 else (f"{node.op}({p[0]})" if p else "")
         if node.op.startswith("^"):
@@ -221,6 +244,7 @@ def plot_graph(root: Value, *, ax: Any = None, grads: bool = True, order: Iterab
     from matplotlib.patches import FancyArrowPatch
 
     nodes = topological_order(root)
+    names = _names(nodes)
     if ax is None:
         ax = plt.figure().add_subplot()
     rank = {id(n): i for i, n in enumerate(order if order is not None else nodes)}
@@ -245,7 +269,7 @@ def plot_graph(root: Value, *, ax: Any = None, grads: bool = True, order: Iterab
                                          lw=0.8, shrinkA=14, shrinkB=14, zorder=1, connectionstyle=f"arc3,rad={bend}"))
     for n in nodes:
         x, y = xy[id(n)]
-        name = n.label or n.op or "const"
+        name = n.label or (n.op if n.parents else names[id(n)])  # constants as in graph_table: c0, c1 …
         ax.text(x, y, f"{name}\n{n.data:.3g}", ha="center", va="center", fontsize=7, zorder=3, linespacing=1.1,
                 bbox=dict(boxstyle="round,pad=0.25", fc="#fde0c5" if n.parents else "#dbe9f6", ec="0.3", lw=0.8))
         if grads:
