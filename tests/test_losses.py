@@ -366,7 +366,9 @@ LOG_NAMES = frozenset({
     "sigmoid_binary_cross_entropy", "safe_softmax_cross_entropy", "poly_loss_cross_entropy", "convex_kl_divergence",
 })
 #: Logarithms outside dlbook.losses that are not log-probabilities, with the reason.
-NOT_A_LOSS = {("training.py", "trend"): "np.log(end / middle): two loss levels compared on a log scale"}
+NOT_A_LOSS = {("training.py", "trend"): "np.log(end / middle): two loss levels compared on a log scale",
+              ("autodiff.py", "log"): "Value.log: the natural log as one operation of chapter 2's scalar autodiff",
+              ("autodiff.py", "exp"): "Value.exp: log(float max) in the overflow message of that operation"}
 #: dlbook.activations may define log-probabilities (log-softmax, log-sigmoid, softplus), nothing else.
 ACTIVATIONS_DEFINING_A_LOG = {"log_softmax", "log_sigmoid", "softplus", "logsumexp"}
 #: Every loss of dlbook.losses that takes a logarithm; each must be the one core ``_cross_entropy``.
