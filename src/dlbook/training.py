@@ -16,6 +16,9 @@ generalisation gap.  What the optimizer actually minimised at each step is retur
 :func:`diagnose` reads a pair of curves the way the notes do, by the trend of each over the second half
 of training (:func:`trend`): the five patterns of :data:`PATTERNS` (overfitting shows as two trend pairs).
 
+:func:`ablate_units` removes each hidden unit in turn and measures the loss and accuracy without it: how
+much a trained network relies on any single unit (what dropout is meant to reduce).
+
 λ, the dropout rate, the noise level and the learning rate (inside the optimizer) may be traced, and all
 randomness comes from ``key``: so ``jax.vmap`` over any of them (and over the seed of
 :func:`dlbook.model.init_mlp`) trains many networks in one compiled call.
