@@ -11,11 +11,12 @@ in the book's notation, an example, the reference and the chapter that teaches i
 * :mod:`dlbook.linear` — linear regression, polynomial features, ridge
 * :mod:`dlbook.logistic` — logistic regression with its closed-form gradient
 * :mod:`dlbook.activations` — activation functions with their derivatives, stable at the extremes
-* :mod:`dlbook.losses` — losses (MSE, MAE, Huber, one cross-entropy for probabilities and scores, entropy, KL)
+* :mod:`dlbook.losses` — losses (MSE, MAE, Huber, Gaussian/Laplace negative log-likelihoods, one cross-entropy for
+  probabilities and scores, label smoothing, entropy, KL)
 * :mod:`dlbook.model` — the MLP: parameters, the one forward pass, its loss, predictions and accuracy
 * :mod:`dlbook.backprop` — chapter 2's backward pass, written by hand, rule by rule
 * :mod:`dlbook.autodiff` — a scalar reverse-mode autodiff (:class:`~dlbook.autodiff.Value`): the computational graph, made visible
-* :mod:`dlbook.regularization` — weight penalties, dropout, noise, image augmentation, early stopping
+* :mod:`dlbook.regularization` — weight penalties and L1's soft threshold, dropout, noise, image augmentation, early stopping
 * :mod:`dlbook.training` — :func:`~dlbook.training.fit`: a classifier trained with train/validation/test curves
 * :mod:`dlbook.parallel` — one batch split across several devices (data parallelism)
 * :mod:`dlbook.plotting` — plot helpers and numbers rounded for printing
