@@ -6,7 +6,8 @@ in the book's notation, an example, the reference and the chapter that teaches i
 * :mod:`dlbook.surfaces` — test losses (quadratics, surfaces with several minima)
 * :mod:`dlbook.optim` — optimizers as ``init``/``update`` pairs (optax style) and the one training :func:`~dlbook.optim.step`
 * :mod:`dlbook.descent` — runners: :func:`optimize` (fixed steps, full-batch or mini-batch), :func:`gradient_descent`, :func:`minimize`
-* :mod:`dlbook.theory` — closed forms the experiments are checked against (critical and optimal learning rates, batch variance)
+* :mod:`dlbook.theory` — closed forms the experiments are checked against (critical and optimal learning rates, batch variance,
+  the momentum iteration matrix, the gradient noise scale, the top Hessian eigenvalue)
 * :mod:`dlbook.data` — data sets (real ones from scikit-learn, synthetic ones), normalisation, splits, mini-batches
 * :mod:`dlbook.linear` — linear regression, polynomial features, ridge
 * :mod:`dlbook.logistic` — logistic regression with its closed-form gradient
