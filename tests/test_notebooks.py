@@ -489,3 +489,19 @@ def test_benchmark_reads_pytest_summaries():
     for line, seconds in [("904 passed in 185.98s (0:03:05)", "185.98"), ("894 passed, 1 skipped in 213.73s", "213.73"),
                           ("45 passed in 96.24s (0:01:36)", "96.24")]:
         assert PASSED.findall(line) == [seconds]
+
+
+def test_bibliography_keys_are_unique_and_every_citation_resolves():
+    """A repeated key makes pybtex reject the whole file (every citation of the book then fails the strict
+    build); a chapter citing a missing key fails it too.  Both are found here, without building the book."""
+    import re
+    from collections import Counter
+
+    bib = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    keys = Counter(re.findall(r"^@\w+\{([^,\s]+),", bib, re.M))
+    assert not [k for k, n in keys.items() if n > 1], "repeated keys in book/references.bib"
+    for md in sorted((ROOT / "book").glob("ch*.md")):
+        prefix = md.stem[:4] + "-"                  # the chapter's bibliography keyprefix, e.g. ch01-
+        for group in re.findall(r"\{cite:\w+\}`([^`]+)`", md.read_text(encoding="utf-8")):
+            for key in (k.strip() for k in group.split(",")):
+                assert key.startswith(prefix) and key[len(prefix):] in keys, f"{md.name} cites {key!r}"
