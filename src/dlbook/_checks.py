@@ -157,6 +157,13 @@ def check_image_shape(image_shape: Any) -> tuple[int, int]:
     return check_int("image_shape[0]", image_shape[0], minimum=1), check_int("image_shape[1]", image_shape[1], minimum=1)
 
 
+def check_args(args: Any) -> tuple:
+    """The extra arguments of a ``loss_fn``: a tuple (``(X, y)``), else ``TypeError``."""
+    if not isinstance(args, tuple):
+        raise TypeError(f"args must be a tuple of arrays (the extra arguments of loss_fn, e.g. (X, y)), got {type(args).__name__}")
+    return args
+
+
 def check_bool(name: str, x: Any) -> bool:
     """Raise ``TypeError`` unless ``x`` is ``True`` or ``False``."""
     if not isinstance(x, bool):

@@ -31,6 +31,7 @@ from jax.typing import ArrayLike
 from dlbook import optim
 from dlbook._checks import (
     as_array,
+    check_args,
     check_batches,
     check_bool,
     check_callable,
@@ -152,8 +153,7 @@ def optimize(
     check_optimizer("optimizer", optimizer)
     num_steps = check_int("num_steps", num_steps, minimum=0)
     check_bool("path", path)
-    if not isinstance(args, tuple):
-        raise TypeError(f"args must be a tuple of arrays (the extra arguments of loss_fn, e.g. (X, y)), got {type(args).__name__}")
+    check_args(args)
     params = check_params("params", params)
     check_bool("epoch_losses", epoch_losses)
     if batch_size is not None:

@@ -35,6 +35,7 @@ from jax.typing import ArrayLike
 
 from dlbook._checks import (
     as_array,
+    check_args,
     check_batches,
     check_callable,
     check_finite,
@@ -286,9 +287,10 @@ def momentum_matrix(learning_rate: ArrayLike, gamma: ArrayLike, curvature: Array
 
     With ``v_t = θ_{t−1} − θ_t`` the update ``v ← γ v + η λ e``, ``θ ← θ − v`` becomes
     ``e_{t+1} = (1 + γ − ηλ) e_t − γ e_{t−1}``, so ``M = [[1 + γ − ηλ, −γ], [1, 0]]``.  Its eigenvalues solve
-    ``r² − (1 + γ − ηλ) r + γ = 0``: complex with ``|r| = √γ`` (under-damped, the error oscillates) when
-    ``(1 + γ − ηλ)² < 4γ``, a repeated real root at equality (critically damped), two real roots otherwise
-    (over-damped).  Both have ``|r| < 1`` exactly when ``0 < ηλ < 2(1 + γ)`` (for ``0 ≤ γ < 1``): momentum is
+    ``r² − (1 + γ − ηλ) r + γ = 0``: two positive real roots for ``ηλ < (1 − √γ)²`` (over-damped, monotone
+    decay); complex with ``|r| = √γ`` for ``(1 − √γ)² < ηλ < (1 + √γ)²`` (under-damped, the error oscillates),
+    a repeated root at either end (critically damped); two negative real roots for ``ηλ > (1 + √γ)²`` (the
+    error changes sign every step).  Both have ``|r| < 1`` exactly when ``0 < ηλ < 2(1 + γ)`` (for ``0 ≤ γ < 1``): momentum is
     stable up to ``η < 2(1 + γ)/λ_max``, not ``2/λ_max``.  On a quadratic each eigen-direction of the Hessian has
     its own ``M``.
 
@@ -389,8 +391,7 @@ def top_hessian_eigenvalue(loss_fn: LossFn, params: PyTree, args: tuple = (), *,
     check_callable("loss_fn", loss_fn)
     check_key("key", key)
     num_iters = check_int("num_iters", num_iters, minimum=1)
-    if not isinstance(args, tuple):
-        raise TypeError(f"args must be a tuple (the extra arguments of loss_fn), got {type(args).__name__}")
+    check_args(args)
     flat, unravel = ravel_pytree(params)
     grad = jax.grad(lambda w: loss_fn(unravel(w), *args))
     hvp = lambda v: jax.jvp(grad, (flat,), (v,))[1]  # noqa: E731
