@@ -178,14 +178,39 @@ def test_search_without_a_match_finds_nothing(tab, site):
     tab.assert_clean()
 
 
+def wait_until_quiet(page, started: list, settled: list, quiet_ms: int = 500, timeout_ms: int = 60_000):
+    """Wait until every request the page started has settled and none started for ``quiet_ms``.
+
+    Playwright's own "networkidle" state is a lifecycle event Chromium fires once per navigation; on a
+    loaded CI machine it once never arrived for a page whose requests had all finished (a 60 s timeout
+    with nothing to show).  Counting the requests ourselves waits for the same thing and, when a request
+    really hangs, names it.
+    """
+    quiet, last = 0, None
+    for _ in range(timeout_ms // 100):
+        page.wait_for_timeout(100)  # also lets Playwright deliver the request events
+        state = (len(started), len(settled))
+        quiet = quiet + 100 if state == last and state[0] <= state[1] else 0
+        if quiet >= quiet_ms:
+            return
+        last = state
+    pending = list(started)
+    for url in settled:
+        if url in pending:
+            pending.remove(url)
+    pytest.fail(f"requests still open after {timeout_ms / 1000:.0f} s: {pending}")
+
+
 @pytest.mark.parametrize("chapter", ["intro", *CHAPTERS])
 def test_page_weight(tab, site, chapter, page_weights):
     """Everything the browser loads for the page, cold cache, reported in the run's summary."""
-    loaded = []
-    tab.page.on("requestfinished", lambda r: loaded.append(r))
+    loaded, started, settled = [], [], []
+    tab.page.on("request", lambda r: started.append(r.url))
+    tab.page.on("requestfinished", lambda r: (loaded.append(r), settled.append(r.url)))
+    tab.page.on("requestfailed", lambda r: settled.append(r.url))
     open_page(tab, site + f"book/{chapter}.html")
     tab.page.evaluate("() => document.fonts.ready")
-    tab.page.wait_for_load_state("networkidle")
+    wait_until_quiet(tab.page, started, settled)
     weight = {k: 0 for k in ("document", "image", "script", "stylesheet", "font")}
     for r in loaded:
         kind = r.resource_type if r.resource_type in weight else "script"  # fetch/xhr: the search index
