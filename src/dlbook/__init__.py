@@ -8,6 +8,7 @@ in the book's notation, an example, the reference and the chapter that teaches i
 * :mod:`dlbook.descent` — runners: :func:`optimize` (fixed steps, full-batch or mini-batch), :func:`gradient_descent`, :func:`minimize`
 * :mod:`dlbook.theory` — closed forms the experiments are checked against (critical and optimal learning rates, batch variance,
   the momentum iteration matrix, the gradient noise scale, the top Hessian eigenvalue)
+* :mod:`dlbook.curvature` — the Hessian of any model, Hessian-vector products, Lanczos' extreme eigenpairs, critical points
 * :mod:`dlbook.data` — data sets (real ones from scikit-learn, synthetic ones), normalisation, splits, mini-batches
 * :mod:`dlbook.linear` — linear regression, polynomial features, ridge
 * :mod:`dlbook.logistic` — logistic regression with its closed-form gradient
@@ -36,6 +37,7 @@ from dlbook import (
     activations,
     autodiff,
     backprop,
+    curvature,
     data,
     descent,
     linear,
@@ -94,7 +96,7 @@ from dlbook.session import progress
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "autodiff", "backprop", "data", "descent", "linear", "logistic", "losses", "model", "optim", "parallel",
+    "activations", "autodiff", "backprop", "curvature", "data", "descent", "linear", "logistic", "losses", "model", "optim", "parallel",
     "plotting", "regularization", "surfaces", "theory", "training", "explorer", "render", "session",
     "Layer", "init_mlp",
     "logistic_accuracy", "logistic_gradient", "logistic_loss", "logistic_predict",

@@ -29,13 +29,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jax.flatten_util import ravel_pytree
 import numpy as np
 from jax.typing import ArrayLike
 
 from dlbook._checks import (
     as_array,
-    check_args,
     check_batches,
     check_callable,
     check_finite,
@@ -47,6 +45,7 @@ from dlbook._checks import (
     check_scalar,
     is_concrete,
 )
+from dlbook.curvature import hvp_fn
 from dlbook.data import epoch_batches
 
 PyTree = Any
@@ -364,8 +363,9 @@ def top_hessian_eigenvalue(loss_fn: LossFn, params: PyTree, args: tuple = (), *,
                            num_iters: int = 20) -> Array:
     """The sharpness ``λ_max(∇²𝓛)`` at ``params``, by power iteration ``v ← Hv/‖Hv‖`` on Hessian-vector products.
 
-    ``Hv`` is the directional derivative of the gradient, ``jax.jvp(jax.grad(𝓛), (w,), (v,))``: the Hessian is
-    never formed.  After ``num_iters`` products from a random unit ``v`` (drawn with ``key``) the Rayleigh quotient
+    ``Hv`` is the directional derivative of the gradient, ``jax.jvp(jax.grad(𝓛), (w,), (v,))``
+    (:func:`dlbook.curvature.hvp_fn`): the Hessian is never formed.  For both ends of the spectrum at once, with
+    eigenvectors, use :func:`dlbook.curvature.lanczos`.  After ``num_iters`` products from a random unit ``v`` (drawn with ``key``) the Rayleigh quotient
     ``vᵀHv`` is returned.  Power iteration finds the eigenvalue of largest *modulus*; at or near a minimum that is
     the largest (positive) one.  It converges like ``(λ₂/λ₁)^k``: more iterations when the top two are close.
 
@@ -391,10 +391,7 @@ def top_hessian_eigenvalue(loss_fn: LossFn, params: PyTree, args: tuple = (), *,
     check_callable("loss_fn", loss_fn)
     check_key("key", key)
     num_iters = check_int("num_iters", num_iters, minimum=1)
-    check_args(args)
-    flat, unravel = ravel_pytree(params)
-    grad = jax.grad(lambda w: loss_fn(unravel(w), *args))
-    hvp = lambda v: jax.jvp(grad, (flat,), (v,))[1]  # noqa: E731
+    flat, hvp = hvp_fn(loss_fn, params, args)   # forward-over-reverse products Hv (dlbook.curvature)
     v = jax.random.normal(key, flat.shape, flat.dtype)
     v = lax.fori_loop(0, num_iters, lambda _, v: (lambda h: h / jnp.linalg.norm(h))(hvp(v)), v / jnp.linalg.norm(v))
     return v @ hvp(v)
