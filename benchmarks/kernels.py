@@ -233,7 +233,12 @@ OPT_PARAMS = 4_000_000
 def _optimizer_pairs():
     import optax
 
-    return [("sgd", db.sgd(0.1), optax.sgd(0.1))]
+    return [("sgd", db.sgd(0.1), optax.sgd(0.1)),
+            ("adagrad", db.adagrad(0.1), optax.adagrad(0.1)),
+            ("rmsprop", db.rmsprop(1e-3), optax.rmsprop(1e-3)),
+            ("adadelta", db.adadelta(1.0), optax.adadelta(1.0)),
+            ("adam", db.adam(1e-3), optax.adam(1e-3)),
+            ("adamw", db.adamw(1e-3, weight_decay=1e-2), optax.adamw(1e-3, weight_decay=1e-2))]
 
 
 def bench_optimizers() -> list[Row]:

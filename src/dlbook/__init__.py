@@ -5,6 +5,8 @@ in the book's notation, an example, the reference and the chapter that teaches i
 
 * :mod:`dlbook.surfaces` — test losses (quadratics, surfaces with several minima)
 * :mod:`dlbook.optim` — optimizers as ``init``/``update`` pairs (optax style) and the one training :func:`~dlbook.optim.step`
+* :mod:`dlbook.adaptive` — adaptive learning rates: AdaGrad, RMSProp, AdaDelta, Adam, AdamW (each equal to optax's)
+* :mod:`dlbook.schedules` — learning-rate schedules ``t ↦ α(t)``: step and exponential decay, cosine, warm-up
 * :mod:`dlbook.descent` — runners: :func:`optimize` (fixed steps, full-batch or mini-batch), :func:`gradient_descent`, :func:`minimize`
 * :mod:`dlbook.theory` — closed forms the experiments are checked against (critical and optimal learning rates, batch variance,
   the momentum iteration matrix, the gradient noise scale, the top Hessian eigenvalue)
@@ -35,6 +37,7 @@ Vocabulary.  Four verbs run an optimizer, each with one meaning: ``optimize`` (a
 
 from dlbook import (
     activations,
+    adaptive,
     autodiff,
     backprop,
     curvature,
@@ -53,6 +56,7 @@ from dlbook import (
     training,
     explorer,
     render,
+    schedules,
     session,
 )
 from dlbook.data import (
@@ -78,7 +82,9 @@ from dlbook.descent import (
 from dlbook.linear import add_bias, least_squares, mse_gradient, mse_hessian, mse_loss
 from dlbook.logistic import logistic_accuracy, logistic_gradient, logistic_loss, logistic_predict
 from dlbook.model import Layer, init_mlp
-from dlbook.optim import GradientTransformation, apply_updates, chain, momentum, nesterov, scale, sgd, step, trace
+from dlbook.optim import (GradientTransformation, add_decayed_weights, apply_updates, chain, clip_by_global_norm,
+                          momentum, nesterov, scale, sgd, step, trace)
+from dlbook.adaptive import adadelta, adagrad, adam, adamw, rmsprop
 from dlbook.plotting import (
     plot_contours,
     plot_curve_step,
@@ -96,8 +102,8 @@ from dlbook.session import progress
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "autodiff", "backprop", "curvature", "data", "descent", "linear", "logistic", "losses", "model", "optim", "parallel",
-    "plotting", "regularization", "surfaces", "theory", "training", "explorer", "render", "session",
+    "activations", "adaptive", "autodiff", "backprop", "curvature", "data", "descent", "linear", "logistic", "losses", "model", "optim", "parallel",
+    "plotting", "regularization", "surfaces", "theory", "training", "explorer", "render", "schedules", "session",
     "Layer", "init_mlp",
     "logistic_accuracy", "logistic_gradient", "logistic_loss", "logistic_predict",
     "Scaler", "fit_minmax", "fit_standardize", "linear_regression_data", "load_dataset", "make_2d", "normalize", "split",
@@ -106,6 +112,7 @@ __all__ = [
     "minimize", "optimize", "steps_to_reach", "gradient_variance",
     "add_bias", "least_squares", "mse_gradient", "mse_hessian", "mse_loss",
     "GradientTransformation", "apply_updates", "chain", "momentum", "nesterov", "scale", "sgd", "step", "trace",
+    "add_decayed_weights", "clip_by_global_norm", "adadelta", "adagrad", "adam", "adamw", "rmsprop",
     "plot_contours", "plot_curve_step", "plot_descent_1d", "plot_losses", "plot_network", "plot_path", "rounded",
     "grid_values", "parabola", "quadratic", "quadratic_matrix", "tilted_double_well", "wells",
     "Explorer", "explore", "progress", "slider",

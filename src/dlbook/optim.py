@@ -14,7 +14,12 @@ and :func:`apply_updates` alone, against optax's).
 Hyperparameters are checked when an optimizer is *built* (not inside ``update``); a traced value (e.g. a
 learning rate swept with ``vmap``) is accepted unchecked, the sweep's caller checks the concrete array.
 
-Chapters: ``book/ch01_gradient_descent.ipynb`` (sgd), ``book/ch06_batch_momentum.ipynb`` (momentum, Nesterov).
+Adaptive methods (AdaGrad, RMSProp, AdaDelta, Adam, AdamW) are chains of the same pieces in
+:mod:`dlbook.adaptive`; learning-rate schedules, callables ``t ↦ α(t)`` any ``learning_rate`` accepts, are in
+:mod:`dlbook.schedules`.
+
+Chapters: ``book/ch01_gradient_descent.ipynb`` (sgd), ``book/ch06_batch_momentum.ipynb`` (momentum, Nesterov),
+``book/ch08_adaptive_lr.ipynb`` (schedules, clipping, decoupled weight decay).
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from dlbook._checks import check_finite, check_learning_rate, check_optimizer, check_probability
+from dlbook._checks import (check_finite, check_learning_rate, check_non_negative, check_optimizer, check_positive,
+                            check_probability, check_scalar)
 
-__all__ = ["GradientTransformation", "EmptyState", "TraceState", "scale", "trace", "chain", "sgd", "momentum",
-           "nesterov", "apply_updates", "step"]
+__all__ = ["GradientTransformation", "EmptyState", "ScaleState", "TraceState", "scale", "scale_by_learning_rate", "trace",
+           "chain", "sgd", "momentum", "nesterov", "global_norm", "clip_by_global_norm", "add_decayed_weights",
+           "apply_updates", "step"]
 
 PyTree = Any
 
@@ -64,23 +71,62 @@ class EmptyState(NamedTuple):
     """
 
 
-def scale(step_size: ArrayLike) -> GradientTransformation:
-    """Multiply every gradient by a constant: ``u = s · g``.
+class ScaleState(NamedTuple):
+    """The state of :func:`scale` with a schedule: the number of updates made so far, ``t`` (starts at 0).
+
+    Example:
+      >>> t = scale(lambda k: -0.1 / (1.0 + k))
+      >>> _, s = t.update(jnp.array([1.0]), t.init(None))
+      >>> int(s.count)
+      1
+
+    Chapter: ``book/ch08_adaptive_lr.ipynb``.
+    """
+
+    count: jax.Array
+
+
+Schedule = Callable[[jax.Array], jax.Array]
+
+
+def scale(step_size: ArrayLike | Schedule) -> GradientTransformation:
+    """Multiply every gradient by a constant ``u = s · g``, or by a schedule ``u_t = s(t) · g_t``.
 
     ``scale(−α)`` turns a gradient into the gradient-descent step ``−α g``; it is the last piece of :func:`sgd`,
-    :func:`momentum` and :func:`nesterov`.
+    :func:`momentum` and :func:`nesterov`.  Given a callable ``step → factor`` (a learning-rate schedule of
+    :mod:`dlbook.schedules`, negated) the state counts the updates, ``t = 0, 1, 2, …``, and step ``t`` uses
+    ``s(t)``; the same as ``optax.scale_by_schedule``.
 
     Args:
-      step_size: the factor ``s``, a finite scalar (may be traced).
+      step_size: the factor ``s``, a finite scalar (may be traced), or a callable ``s(t)`` of the step count.
 
     Example:
       >>> t = scale(-0.1)
       >>> u, _ = t.update(jnp.array([1.0, 2.0]), t.init(None))
       >>> [round(float(v), 3) for v in u]                   # −0.1 · (1, 2)
       [-0.1, -0.2]
+      >>> t = scale(lambda k: -0.5 ** k)                    # s(t) = −0.5ᵗ
+      >>> s = t.init(None)
+      >>> for _ in range(3):
+      ...     u, s = t.update(jnp.array([1.0]), s)
+      >>> u.tolist(), int(s.count)                          # the third step uses s(2) = −0.25
+      ([-0.25], 3)
 
-    Chapter: ``book/ch06_batch_momentum.ipynb`` (``sgd`` of ``book/ch01_gradient_descent.ipynb`` is ``scale(−α)``).
+    Chapter: ``book/ch06_batch_momentum.ipynb`` (``sgd`` of ``book/ch01_gradient_descent.ipynb`` is ``scale(−α)``);
+    schedules: ``book/ch08_adaptive_lr.ipynb``.
     """
+    if callable(step_size):
+        def init_s(params: PyTree) -> ScaleState:
+            del params
+            return ScaleState(jnp.zeros([], jnp.int32))
+
+        def update_s(grads: PyTree, state: ScaleState, params: PyTree = None) -> tuple[PyTree, ScaleState]:
+            del params
+            s = step_size(state.count)
+            out = jax.tree_util.tree_map(lambda g: jnp.array(s, dtype=g.dtype) * g, grads)
+            return out, ScaleState(_increment(state.count))
+
+        return GradientTransformation(init_s, update_s)
     check_finite("step_size", step_size)
 
     def init(params: PyTree) -> EmptyState:
@@ -92,6 +138,34 @@ def scale(step_size: ArrayLike) -> GradientTransformation:
         return jax.tree_util.tree_map(lambda g: step_size * g, grads), state
 
     return GradientTransformation(init, update)
+
+
+def _increment(count: jax.Array) -> jax.Array:
+    """``count + 1``, saturating at the largest int32 (as optax's ``safe_increment``)."""
+    big = jnp.iinfo(jnp.int32).max
+    return jnp.where(count < big, count + 1, big).astype(jnp.int32)
+
+
+def scale_by_learning_rate(learning_rate: ArrayLike | Schedule) -> GradientTransformation:
+    """The last piece of every named optimizer: ``u = −α g``, or ``u_t = −α(t) g_t`` for a schedule ``α(t)``.
+
+    Same as ``optax.scale_by_learning_rate``.  A constant ``α`` is checked (a finite scalar > 0); a schedule
+    must be a callable of the step count.
+
+    Args:
+      learning_rate: ``α > 0`` (may be traced), or a schedule ``t ↦ α(t)`` (:mod:`dlbook.schedules`).
+
+    Example:
+      >>> u, _ = scale_by_learning_rate(0.5).update(jnp.array([2.0]), EmptyState())
+      >>> u.tolist()                                        # −0.5 · 2
+      [-1.0]
+
+    Chapter: ``book/ch08_adaptive_lr.ipynb``.
+    """
+    if callable(learning_rate):
+        return scale(lambda t: -learning_rate(t))
+    check_learning_rate(learning_rate)
+    return scale(-learning_rate)
 
 
 class TraceState(NamedTuple):
@@ -193,7 +267,7 @@ def sgd(learning_rate: ArrayLike) -> GradientTransformation:
     the update rule of chapter 1; with ``g`` from a mini-batch it is SGD (chapter 6).  ``chain(scale(−α))``.
 
     Args:
-      learning_rate: ``α > 0``, a scalar (may be traced).
+      learning_rate: ``α > 0``, a scalar (may be traced), or a schedule ``t ↦ α(t)``.
 
     Example:
       >>> opt = sgd(0.1)
@@ -206,8 +280,7 @@ def sgd(learning_rate: ArrayLike) -> GradientTransformation:
 
     Chapter: ``book/ch01_gradient_descent.ipynb``.
     """
-    check_learning_rate(learning_rate)
-    return chain(scale(-learning_rate))
+    return chain(scale_by_learning_rate(learning_rate))
 
 
 def momentum(learning_rate: ArrayLike, gamma: ArrayLike = 0.9) -> GradientTransformation:
@@ -216,7 +289,7 @@ def momentum(learning_rate: ArrayLike, gamma: ArrayLike = 0.9) -> GradientTransf
     ``chain(trace(γ), scale(−η))``; equal to ``optax.sgd(η, momentum=γ)``.  ``γ = 0`` is :func:`sgd`.
 
     Args:
-      learning_rate: ``η > 0``, a scalar (may be traced).
+      learning_rate: ``η > 0``, a scalar (may be traced), or a schedule ``t ↦ η(t)``.
       gamma: the momentum ``γ`` in ``[0, 1)``, a scalar (may be traced).
 
     Example:
@@ -232,8 +305,8 @@ def momentum(learning_rate: ArrayLike, gamma: ArrayLike = 0.9) -> GradientTransf
 
     Chapter: ``book/ch06_batch_momentum.ipynb``.
     """
-    check_learning_rate(learning_rate)
-    return chain(trace(gamma), scale(-learning_rate))
+    last = scale_by_learning_rate(learning_rate)
+    return chain(trace(gamma), last)
 
 
 def nesterov(learning_rate: ArrayLike, gamma: ArrayLike = 0.9) -> GradientTransformation:
@@ -244,7 +317,7 @@ def nesterov(learning_rate: ArrayLike, gamma: ArrayLike = 0.9) -> GradientTransf
     ``optax.sgd(η, momentum=γ, nesterov=True)``.
 
     Args:
-      learning_rate: ``η > 0``, a scalar (may be traced).
+      learning_rate: ``η > 0``, a scalar (may be traced), or a schedule ``t ↦ η(t)``.
       gamma: the momentum ``γ`` in ``[0, 1)``, a scalar (may be traced).
 
     Example:
@@ -260,8 +333,100 @@ def nesterov(learning_rate: ArrayLike, gamma: ArrayLike = 0.9) -> GradientTransf
 
     Chapter: ``book/ch06_batch_momentum.ipynb``.
     """
-    check_learning_rate(learning_rate)
-    return chain(trace(gamma, nesterov=True), scale(-learning_rate))
+    last = scale_by_learning_rate(learning_rate)
+    return chain(trace(gamma, nesterov=True), last)
+
+
+def global_norm(tree: PyTree) -> jax.Array:
+    """The Euclidean norm of all the leaves together, ``‖g‖ = √(Σ_leaves Σ g²)``.
+
+    Example:
+      >>> float(global_norm([jnp.array([3.0]), jnp.array([[4.0]])]))
+      5.0
+
+    Chapter: ``book/ch08_adaptive_lr.ipynb``.
+    """
+    sums = jax.tree_util.tree_map(lambda g: jnp.sum(jnp.square(g)), tree)
+    return jnp.sqrt(jax.tree_util.tree_reduce(lambda a, b: a + b, sums, 0))
+
+
+def clip_by_global_norm(max_norm: ArrayLike) -> GradientTransformation:
+    """Gradient clipping by norm: ``g ← g · c / ‖g‖`` when ``‖g‖ > c``, else ``g`` unchanged.
+
+    The direction is kept and only the length is capped, so a cliff in the loss (a huge gradient) moves the
+    parameters at most ``α c`` in one step (Pascanu, Mikolov and Bengio 2013).  ``‖g‖`` is :func:`global_norm`
+    over all the leaves.  Same as ``optax.clip_by_global_norm``; put it first in a :func:`chain`.
+
+    Args:
+      max_norm: the threshold ``c > 0``, a scalar.
+
+    Example:
+      >>> u, _ = clip_by_global_norm(1.0).update(jnp.array([3.0, 4.0]), EmptyState())
+      >>> [round(float(v), 3) for v in u]                   # (3, 4) · 1/5
+      [0.6, 0.8]
+
+    Reference: ``ch08-pascanu2013difficulty``.
+
+    Chapter: ``book/ch08_adaptive_lr.ipynb``.
+    """
+    check_positive("max_norm", max_norm)
+    check_scalar("max_norm", max_norm)
+
+    def init(params: PyTree) -> EmptyState:
+        del params
+        return EmptyState()
+
+    def update(grads: PyTree, state: EmptyState, params: PyTree = None) -> tuple[PyTree, EmptyState]:
+        del params
+        norm = global_norm(grads)
+        keep = norm < max_norm
+        out = jax.tree_util.tree_map(lambda g: jax.lax.select(keep, g, (g / norm.astype(g.dtype)) * max_norm), grads)
+        return out, state
+
+    return GradientTransformation(init, update)
+
+
+def add_decayed_weights(weight_decay: ArrayLike, mask: PyTree | Callable[[PyTree], PyTree] | None = None
+                        ) -> GradientTransformation:
+    """Decoupled weight decay: ``u = g + λ w`` (on the leaves where ``mask`` is True).
+
+    Placed *after* an adaptive rescaling (:func:`dlbook.adaptive.adamw`) the decay ``λ w`` is not divided by
+    ``√v̂``, which is what Loshchilov and Hutter (2019) call decoupled; placed before it (or as an L2 penalty in
+    the loss, chapter 5) it is.  Same as ``optax.add_decayed_weights``.
+
+    Args:
+      weight_decay: ``λ ≥ 0``, a scalar.
+      mask: ``None`` (decay every leaf), a pytree of bools with the structure of the params, or a callable
+        ``params → that pytree`` (e.g. no decay on biases).
+
+    Example:
+      >>> t = add_decayed_weights(0.1)
+      >>> u, _ = t.update(jnp.array([1.0]), t.init(None), jnp.array([2.0]))
+      >>> [round(float(v), 3) for v in u]                   # 1 + 0.1 · 2
+      [1.2]
+
+    Reference: ``ch08-loshchilov2019decoupled``.
+
+    Chapter: ``book/ch08_adaptive_lr.ipynb``.
+    """
+    check_non_negative("weight_decay", weight_decay)
+    check_scalar("weight_decay", weight_decay)
+    if mask is not None and not callable(mask) and not all(isinstance(m, bool) for m in jax.tree_util.tree_leaves(mask)):
+        raise TypeError(f"mask must be None, a pytree of bools or a callable returning one, got {mask!r}")
+
+    def init(params: PyTree) -> EmptyState:
+        del params
+        return EmptyState()
+
+    def update(grads: PyTree, state: EmptyState, params: PyTree = None) -> tuple[PyTree, EmptyState]:
+        if params is None:
+            raise ValueError("params must be given to add_decayed_weights' update (the decay is λ w), got None")
+        m = mask(params) if callable(mask) else mask
+        if m is None:
+            return jax.tree_util.tree_map(lambda g, w: g + weight_decay * w, grads, params), state
+        return jax.tree_util.tree_map(lambda g, w, k: g + weight_decay * w if k else g, grads, params, m), state
+
+    return GradientTransformation(init, update)
 
 
 def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
