@@ -5,7 +5,8 @@ The parameters are any pytree; they are flattened with :func:`jax.flatten_util.r
 
 * :func:`hessian` — ``H`` itself, for small models (``p`` Hessian-vector products, ``p²`` numbers of memory);
 * :func:`hvp` / :func:`hvp_fn` — ``Hv`` without forming ``H`` (forward-over-reverse, Pearlmutter 1994): about
-  the cost of two to three gradients and the memory of one;
+  the cost of two gradients (1.75 measured in floating-point operations, the same at p = 460 and 2410) and the
+  memory of one;
 * :func:`lanczos` — the extreme eigenvalues and their eigenvectors from ``k`` products ``Hv`` (Lanczos 1950);
 * :func:`spectrum_counts`, :func:`classify_critical_point` — positive / negative / near-zero eigenvalues at an
   explicit tolerance, and what they make of a critical point (minimum, maximum, saddle, degenerate);
@@ -87,8 +88,10 @@ def hvp_fn(loss_fn: LossFn, params: PyTree, args: tuple = ()) -> tuple[Array, Ca
     """The flat point ``θ`` and the map ``v ↦ Hv`` on flat vectors ``v ∈ ℝᵖ`` (forward-over-reverse).
 
     ``Hv = d/dε ∇𝓛(θ + εv)|_{ε=0}``: one forward-mode derivative (``jax.jvp``) of the reverse-mode gradient
-    (Pearlmutter 1994).  Each call costs about two to three gradient evaluations and the memory of one; ``H``
-    is never formed.
+    (Pearlmutter 1994).  Each call costs about two gradient evaluations (1.75 in floating-point operations on the
+    chapter's networks, independent of ``p``) and the memory of one; ``H`` is never formed.  To measure that cost,
+    call it inside the compiled function with ``θ`` as an argument: a closed-over ``θ`` is a constant that XLA
+    folds away, leaving only the tangent half to count.
 
     Args:
       loss_fn: ``loss_fn(params, *args) -> scalar``.
@@ -115,7 +118,7 @@ def hvp_fn(loss_fn: LossFn, params: PyTree, args: tuple = ()) -> tuple[Array, Ca
 def hvp(loss_fn: LossFn, params: PyTree, v: PyTree, args: tuple = ()) -> PyTree:
     """The Hessian-vector product ``Hv`` with ``v`` a pytree like ``params``; returns a pytree like ``params``.
 
-    Same product as :func:`hvp_fn` (forward-over-reverse, about two to three gradients' cost), for callers who
+    Same product as :func:`hvp_fn` (forward-over-reverse, about two gradients' cost), for callers who
     keep their vectors in the model's own structure.
 
     Args:
@@ -153,7 +156,7 @@ def lanczos(loss_fn: LossFn, params: PyTree, args: tuple = (), *, key: Array,
     ``β_{j+1} v_{j+1} = H v_j − α_j v_j − β_j v_{j−1}``, ``α_j = v_jᵀHv_j`` (re-orthogonalised against all earlier
     ``v``, which float32 needs).  The eigenvalues of the small ``T`` (the Ritz values) approach the *extreme*
     eigenvalues of ``H`` first, both ends at once, much faster than power iteration; with ``k = p`` they are
-    all of them.  Cost: ``k`` Hessian-vector products (each about two to three gradients) and ``k·p`` numbers of
+    all of them.  Cost: ``k`` Hessian-vector products (each about two gradients) and ``k·p`` numbers of
     memory for ``V``; ``H`` is never formed.
 
     Args:
@@ -297,8 +300,11 @@ def find_critical_point(loss_fn: LossFn, params: PyTree, args: tuple = (), *, nu
 
     Minimising ``½‖g(θ)‖²`` with ``g = ∇𝓛`` treats the gradient as a residual whose Jacobian is ``H``; the damped
     Gauss–Newton step is ``δ = −(H² + μI)⁻¹ H g``, computed from the eigendecomposition ``H = U diag(λ) Uᵀ`` as
-    ``δ = −U diag(λ/(λ² + μ)) Uᵀ g`` (forming ``H²`` would square the condition number).  Unlike gradient descent on ``𝓛`` it is *attracted* to saddles
-    as much as to minima (Dauphin et al. 2014 use Newton-type methods the same way to collect saddles).  The
+    ``δ = −U diag(λ/(λ² + μ)) Uᵀ g`` (forming ``H²`` would square the condition number).  Unlike gradient descent on ``𝓛`` it also converges to saddles
+    (Dauphin et al. 2014 use Newton-type methods the same way to collect saddles).  It is biased towards
+    well-conditioned critical points: quadratic convergence where ``H`` is non-singular, only sublinear near flat or
+    degenerate ones (often the low-loss ones), so a fixed ``num_steps`` filters those out — report the starts
+    that did not converge.  The
     step is accepted when ``‖g‖`` falls, and then ``μ ← μ/3``; otherwise ``θ`` stays and ``μ ← 3μ``.  The answer is
     only as critical as ``grad_norm`` says: report it.  Cost per step: one :func:`hessian` (``p`` products
     ``Hv``) and a ``p × p`` eigendecomposition (``O(p³)``), so small models only.  Traceable: ``vmap`` it over many starts.
