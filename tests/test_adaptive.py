@@ -240,6 +240,8 @@ def test_bad_hyperparameters_fail_when_built(build, match):
 def test_bad_types_fail_when_built():
     with pytest.raises(TypeError, match="^bias_correction must be"):
         adaptive.adam(0.1, bias_correction="yes")
+    with pytest.raises(TypeError, match="^bias_correction must be"):
+        adaptive.adam(0.1, bias_correction=jnp.array(1.0))        # a float, not a boolean switch
     with pytest.raises(TypeError, match="^boundaries_and_scales must be a dict"):
         schedules.step_decay(0.1, [(5, 0.1)])
     with pytest.raises(TypeError, match=r"^schedules\[1\] must be"):
@@ -262,3 +264,13 @@ def test_warmup_length_may_be_traced_without_recompiling():
         ref = optax.warmup_cosine_decay_schedule(0.0, 0.3, W, 60, 0.01)
         np.testing.assert_allclose(curve(W), jax.vmap(ref)(jnp.arange(80)), rtol=1e-6, atol=1e-7)
     assert len(traces) == 1
+
+
+def test_adam_bias_correction_as_a_traced_switch_matches_the_static_choice():
+    """A vmap over with/without correction (one compiled program) gives the static runs step for step."""
+    def run(bc):
+        return optimize(rosenbrock, jnp.asarray(W0, jnp.float32), adaptive.adam(1e-2, bias_correction=bc), 50).params
+    traced = jax.jit(jax.vmap(run))(jnp.array([True, False]))
+    for k, bc in enumerate((True, False)):
+        np.testing.assert_allclose(traced[k], run(bc), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(traced[0], traced[1])                    # the switch does something

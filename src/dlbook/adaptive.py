@@ -209,7 +209,7 @@ class AdamState(NamedTuple):
 
 
 def scale_by_adam(b1: ArrayLike = 0.9, b2: ArrayLike = 0.999, eps: ArrayLike = 1e-8, *,
-                  bias_correction: bool = True) -> GradientTransformation:
+                  bias_correction: bool | jax.Array = True) -> GradientTransformation:
     """Adam's rescaling: ``m_t = β₁ m + (1 − β₁) g``, ``v_t = β₂ v + (1 − β₂) g²``, ``u = m̂_t / (√v̂_t + ε)``.
 
     With bias correction ``m̂_t = m_t / (1 − β₁ᵗ)``, ``v̂_t = v_t / (1 − β₂ᵗ)``: both averages start at 0, and the
@@ -220,7 +220,8 @@ def scale_by_adam(b1: ArrayLike = 0.9, b2: ArrayLike = 0.999, eps: ArrayLike = 1
       b1: ``β₁ ∈ [0, 1)``.
       b2: ``β₂ ∈ [0, 1)``.
       eps: ``ε ≥ 0``, outside the square root.
-      bias_correction: divide by ``1 − βᵗ``.
+      bias_correction: divide by ``1 − βᵗ``.  ``True``/``False``, or a boolean JAX scalar (may be traced: a
+        ``vmap`` over with/without correction compiles once; the choice is then made by ``jnp.where``).
 
     Example:
       >>> t = scale_by_adam()
@@ -235,7 +236,9 @@ def scale_by_adam(b1: ArrayLike = 0.9, b2: ArrayLike = 0.999, eps: ArrayLike = 1
     check_probability("b1", b1, "the decay β₁")
     check_probability("b2", b2, "the decay β₂")
     _eps(eps)
-    check_bool("bias_correction", bias_correction)
+    if not (isinstance(bias_correction, bool) or (isinstance(bias_correction, jax.Array) and bias_correction.shape == ()
+                                                  and bias_correction.dtype == jnp.bool_)):
+        raise TypeError(f"bias_correction must be True, False or a boolean JAX scalar (may be traced), got {bias_correction!r}")
 
     def init(params: PyTree) -> AdamState:
         return AdamState(jnp.zeros([], jnp.int32), _map(jnp.zeros_like, params), _map(jnp.zeros_like, params))
@@ -244,10 +247,12 @@ def scale_by_adam(b1: ArrayLike = 0.9, b2: ArrayLike = 0.999, eps: ArrayLike = 1
         del params
         mu, nu = _ema(grads, state.mu, b1, 1), _ema(grads, state.nu, b2, 2)
         count = _increment(state.count)
-        if bias_correction:
-            mu_hat, nu_hat = _debias(mu, b1, count), _debias(nu, b2, count)
+        if isinstance(bias_correction, bool):
+            mu_hat, nu_hat = (_debias(mu, b1, count), _debias(nu, b2, count)) if bias_correction else (mu, nu)
         else:
-            mu_hat, nu_hat = mu, nu
+            pick = lambda on, off: jnp.where(bias_correction, on, off)
+            mu_hat = _map(pick, _debias(mu, b1, count), mu)
+            nu_hat = _map(pick, _debias(nu, b2, count), nu)
         out = _map(lambda m, v: m / (jnp.sqrt(v) + eps), mu_hat, nu_hat)
         return out, AdamState(count, mu, nu)
 
@@ -317,7 +322,7 @@ def adadelta(learning_rate: LearningRate = 1.0, rho: ArrayLike = 0.9, eps: Array
 
 
 def adam(learning_rate: LearningRate, b1: ArrayLike = 0.9, b2: ArrayLike = 0.999, eps: ArrayLike = 1e-8, *,
-         bias_correction: bool = True) -> GradientTransformation:
+         bias_correction: bool | jax.Array = True) -> GradientTransformation:
     """Adam: RMSProp's per-coordinate scale, momentum's average of gradients, and bias correction.
 
     ``m ← β₁ m + (1 − β₁) g``, ``v ← β₂ v + (1 − β₂) g²``, ``w ← w − α m̂/(√v̂ + ε)``;
