@@ -50,12 +50,20 @@ __all__ = ["hessian", "hvp", "hvp_fn", "lanczos", "spectrum_counts", "classify_c
 KINDS = ("minimum", "maximum", "saddle", "degenerate")
 
 
-def _flat_loss(loss_fn: LossFn, params: PyTree, args: tuple) -> tuple[Array, Callable[[Array], Array], Callable]:
+def _flat_loss(loss_fn: LossFn, params: PyTree, args: tuple) -> tuple[Array, Callable[..., Array], Callable]:
+    """Checked ``(θ, f, unravel)``: ``θ`` flat, ``f(w, a=args) = loss_fn(unravel(w), *a)`` (the data may be passed
+    as an argument, so a compiled caller does not bake them in as constants)."""
     check_callable("loss_fn", loss_fn)
     check_args(args)
     params = check_params("params", params)
     flat, unravel = ravel_pytree(params)
-    return flat, (lambda w: loss_fn(unravel(w), *args)), unravel
+    return flat, (lambda w, a=args: loss_fn(unravel(w), *a)), unravel
+
+
+def _matvec(f: Callable[..., Array], w: Array, args: tuple) -> Callable[[Array], Array]:
+    """``v ↦ Hv`` at ``w``: the forward-mode derivative (``jax.jvp``) of the reverse-mode gradient of ``f(·, args)``."""
+    grad = jax.grad(f)
+    return lambda v: jax.jvp(lambda u: grad(u, args), (w,), (v,))[1]
 
 
 def hessian(loss_fn: LossFn, params: PyTree, args: tuple = ()) -> Array:
@@ -79,9 +87,9 @@ def hessian(loss_fn: LossFn, params: PyTree, args: tuple = ()) -> Array:
 
     Chapter: ``book/ch07_critical_points.ipynb``.
     """
-    flat, _, unravel = _flat_loss(loss_fn, params, args)
+    flat, f, _ = _flat_loss(loss_fn, params, args)
     # one compiled program (p products Hv batched, not p dispatches); the data enter as arguments, not constants
-    return jax.jit(jax.hessian(lambda w, a: loss_fn(unravel(w), *a)))(flat, args)
+    return jax.jit(jax.hessian(f))(flat, args)
 
 
 def hvp_fn(loss_fn: LossFn, params: PyTree, args: tuple = ()) -> tuple[Array, Callable[[Array], Array]]:
@@ -111,8 +119,7 @@ def hvp_fn(loss_fn: LossFn, params: PyTree, args: tuple = ()) -> tuple[Array, Ca
     Chapter: ``book/ch07_critical_points.ipynb``.
     """
     flat, f, _ = _flat_loss(loss_fn, params, args)
-    grad = jax.grad(f)
-    return flat, lambda v: jax.jvp(grad, (flat,), (v,))[1]
+    return flat, _matvec(f, flat, args)
 
 
 def hvp(loss_fn: LossFn, params: PyTree, v: PyTree, args: tuple = ()) -> PyTree:
@@ -138,13 +145,12 @@ def hvp(loss_fn: LossFn, params: PyTree, v: PyTree, args: tuple = ()) -> PyTree:
 
     Chapter: ``book/ch07_critical_points.ipynb``.
     """
-    flat, matvec = hvp_fn(loss_fn, params, args)
-    _, unravel = ravel_pytree(check_params("params", params))
+    flat, f, unravel = _flat_loss(loss_fn, params, args)
     vf, _ = ravel_pytree(v)
     if jax.tree_util.tree_structure(v) != jax.tree_util.tree_structure(params) or vf.shape != flat.shape:
         raise ValueError(f"v must have the structure and shapes of params ({flat.shape[0]} numbers), got "
                          f"{vf.shape[0]} numbers in {jax.tree_util.tree_structure(v)}")
-    return unravel(matvec(vf.astype(flat.dtype)))
+    return unravel(_matvec(f, flat, args)(vf.astype(flat.dtype)))
 
 
 def lanczos(loss_fn: LossFn, params: PyTree, args: tuple = (), *, key: Array,
@@ -181,7 +187,7 @@ def lanczos(loss_fn: LossFn, params: PyTree, args: tuple = (), *, key: Array,
     Chapter: ``book/ch07_critical_points.ipynb``.
     """
     check_key("key", key)
-    flat, _, unravel = _flat_loss(loss_fn, params, args)
+    flat, f, _ = _flat_loss(loss_fn, params, args)
     p = flat.shape[0]
     k = check_int("num_iters", num_iters, minimum=1)
     if k > p:
@@ -201,8 +207,7 @@ def lanczos(loss_fn: LossFn, params: PyTree, args: tuple = (), *, key: Array,
 
     @jax.jit
     def run(flat, args, key):
-        grad = jax.grad(lambda w: loss_fn(unravel(w), *args))
-        matvec = lambda v: jax.jvp(grad, (flat,), (v,))[1]  # noqa: E731 - the product of hvp_fn
+        matvec = _matvec(f, flat, args)    # flat and args are arguments here: no constants folded in
         v0 = jax.random.normal(key, (p,), flat.dtype)
         V = jnp.zeros((k, p), flat.dtype).at[0].set(v0 / jnp.linalg.norm(v0))
         V, alphas, betas = lax.fori_loop(0, k, lambda j, c: body(j, c, matvec),
