@@ -71,6 +71,12 @@ class EmptyState(NamedTuple):
     """
 
 
+def _no_state(params: PyTree) -> EmptyState:
+    """The ``init`` of every stateless transformation (:func:`scale`, :func:`clip_by_global_norm`, ...)."""
+    del params
+    return EmptyState()
+
+
 class ScaleState(NamedTuple):
     """The state of :func:`scale` with a schedule: the number of updates made so far, ``t`` (starts at 0).
 
@@ -129,15 +135,11 @@ def scale(step_size: ArrayLike | Schedule) -> GradientTransformation:
         return GradientTransformation(init_s, update_s)
     check_finite("step_size", step_size)
 
-    def init(params: PyTree) -> EmptyState:
-        del params
-        return EmptyState()
-
     def update(grads: PyTree, state: EmptyState, params: PyTree = None) -> tuple[PyTree, EmptyState]:
         del params
         return jax.tree_util.tree_map(lambda g: step_size * g, grads), state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(_no_state, update)
 
 
 def _increment(count: jax.Array) -> jax.Array:
@@ -372,10 +374,6 @@ def clip_by_global_norm(max_norm: ArrayLike) -> GradientTransformation:
     check_positive("max_norm", max_norm)
     check_scalar("max_norm", max_norm)
 
-    def init(params: PyTree) -> EmptyState:
-        del params
-        return EmptyState()
-
     def update(grads: PyTree, state: EmptyState, params: PyTree = None) -> tuple[PyTree, EmptyState]:
         del params
         norm = global_norm(grads)
@@ -383,7 +381,7 @@ def clip_by_global_norm(max_norm: ArrayLike) -> GradientTransformation:
         out = jax.tree_util.tree_map(lambda g: jax.lax.select(keep, g, (g / norm.astype(g.dtype)) * max_norm), grads)
         return out, state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(_no_state, update)
 
 
 def add_decayed_weights(weight_decay: ArrayLike, mask: PyTree | Callable[[PyTree], PyTree] | None = None
@@ -414,10 +412,6 @@ def add_decayed_weights(weight_decay: ArrayLike, mask: PyTree | Callable[[PyTree
     if mask is not None and not callable(mask) and not all(isinstance(m, bool) for m in jax.tree_util.tree_leaves(mask)):
         raise TypeError(f"mask must be None, a pytree of bools or a callable returning one, got {mask!r}")
 
-    def init(params: PyTree) -> EmptyState:
-        del params
-        return EmptyState()
-
     def update(grads: PyTree, state: EmptyState, params: PyTree = None) -> tuple[PyTree, EmptyState]:
         if params is None:
             raise ValueError("params must be given to add_decayed_weights' update (the decay is λ w), got None")
@@ -426,7 +420,7 @@ def add_decayed_weights(weight_decay: ArrayLike, mask: PyTree | Callable[[PyTree
             return jax.tree_util.tree_map(lambda g, w: g + weight_decay * w, grads, params), state
         return jax.tree_util.tree_map(lambda g, w, k: g + weight_decay * w if k else g, grads, params, m), state
 
-    return GradientTransformation(init, update)
+    return GradientTransformation(_no_state, update)
 
 
 def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
