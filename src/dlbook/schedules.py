@@ -10,18 +10,17 @@ Chapter: ``book/ch08_adaptive_lr.ipynb``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from dlbook._checks import check_bool, check_callable, check_int, is_concrete, check_non_negative, check_positive, check_scalar
+from dlbook.optim import Schedule
 
 __all__ = ["step_decay", "exponential_decay", "cosine_decay", "linear_schedule", "join_schedules",
            "warmup_cosine_decay"]
-
-Schedule = Callable[[ArrayLike], jax.Array]
 
 
 def _steps(name: str, x: ArrayLike, minimum: int) -> ArrayLike:
