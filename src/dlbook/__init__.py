@@ -21,6 +21,8 @@ in the book's notation, an example, the reference and the chapter that teaches i
 * :mod:`dlbook.backprop` — chapter 2's backward pass, written by hand, rule by rule
 * :mod:`dlbook.autodiff` — a scalar reverse-mode autodiff (:class:`~dlbook.autodiff.Value`): the computational graph, made visible
 * :mod:`dlbook.regularization` — weight penalties and L1's soft threshold, dropout, noise, image augmentation, early stopping
+* :mod:`dlbook.initializers` — initializers (Gaussian σ, constant, LeCun, Xavier/Glorot, He/Kaiming, orthogonal), ``jax.nn.initializers``' convention
+* :mod:`dlbook.propagation` — signal propagation through depth: per-layer gradient norms, Jacobians and their singular values, activation statistics, weight change
 * :mod:`dlbook.training` — :func:`~dlbook.training.fit`: a classifier trained with train/validation/test curves
 * :mod:`dlbook.parallel` — one batch split across several devices (data parallelism)
 * :mod:`dlbook.plotting` — plot helpers and numbers rounded for printing
@@ -43,6 +45,7 @@ from dlbook import (
     curvature,
     data,
     descent,
+    initializers,
     linear,
     logistic,
     losses,
@@ -50,6 +53,7 @@ from dlbook import (
     optim,
     parallel,
     plotting,
+    propagation,
     regularization,
     surfaces,
     theory,
@@ -103,7 +107,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "activations", "adaptive", "autodiff", "backprop", "curvature", "data", "descent", "linear", "logistic", "losses", "model", "optim", "parallel",
-    "plotting", "regularization", "surfaces", "theory", "training", "explorer", "render", "schedules", "session",
+    "plotting", "initializers", "propagation", "regularization", "surfaces", "theory", "training", "explorer", "render", "schedules", "session",
     "Layer", "init_mlp",
     "logistic_accuracy", "logistic_gradient", "logistic_loss", "logistic_predict",
     "Scaler", "fit_minmax", "fit_standardize", "linear_regression_data", "load_dataset", "make_2d", "normalize", "split",

@@ -18,7 +18,7 @@ Chapters: ``book/ch02_backprop.ipynb``; ``book/ch03_activations.ipynb`` (other a
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -63,14 +63,17 @@ class Forward(NamedTuple):
     masks: list[Array] | None = None  # one per hidden layer, or None without dropout
 
 
-def init_mlp(sizes: Sequence[int], *, key: Array) -> list[Layer]:
+def init_mlp(sizes: Sequence[int], *, key: Array, init: Callable[..., Array] | None = None) -> list[Layer]:
     """Parameters of an MLP with layer widths ``sizes = (n_0, n_1, …, n_L)``: ``W^l ~ N(0, 1/n_{l-1})``, ``b^l = 0``.
 
     The variance ``1/n_{l-1}`` gives every ``z^l`` a unit-scale variance at the start (LeCun et al. 1998, 2012).
+    ``init`` draws ``W^l = init(key_l, (n_l, n_{l-1}))`` instead: any :mod:`dlbook.initializers` function or a
+    ``jax.nn.initializers`` one (mind its ``in_axis=-1, out_axis=-2`` for dlbook's ``(n_out, n_in)``).
 
     Args:
       sizes: the widths ``(n_0, …, n_L)``, at least two, each ``≥ 1``.
       key: a ``jax.random`` key (keyword-only), the only source of randomness.
+      init: ``init(key, shape) -> W`` (``jax.nn.initializers`` convention), or ``None`` for ``N(0, 1/n_{l-1})``.
 
     Returns:
       a list of ``L`` :class:`Layer`, ``W^l`` ``(n_l, n_{l-1})`` and ``b^l`` ``(n_l,)``.
@@ -80,16 +83,21 @@ def init_mlp(sizes: Sequence[int], *, key: Array) -> list[Layer]:
       >>> [p.W.shape for p in params], [p.b.tolist() for p in params]
       ([(3, 2), (1, 3)], [[0.0, 0.0, 0.0], [0.0]])
 
-    Reference: ``lecun2012efficient``.  Chapter: ``book/ch02_backprop.ipynb``.
+    Reference: ``lecun2012efficient``.  Chapter: ``book/ch02_backprop.ipynb``; ``init`` ``book/ch09_initialization.ipynb``.
     """
     sizes = list(sizes) if isinstance(sizes, (list, tuple)) else sizes
     if not isinstance(sizes, list) or len(sizes) < 2:
         raise ValueError(f"sizes must be a sequence of at least two layer widths (n_0, …, n_L), got {sizes!r}")
     sizes = [check_int(f"sizes[{i}]", n, minimum=1) for i, n in enumerate(sizes)]
     check_key("key", key)
+    if init is not None and not callable(init):
+        raise TypeError(f"init must be None or an initializer init(key, shape), got {type(init).__name__}")
     params = []
     for k, (n_in, n_out) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
-        params.append(Layer(jax.random.normal(k, (n_out, n_in)) / jnp.sqrt(n_in), jnp.zeros(n_out)))
+        W = jax.random.normal(k, (n_out, n_in)) / jnp.sqrt(n_in) if init is None else jnp.asarray(init(k, (n_out, n_in)))
+        if W.shape != (n_out, n_in):
+            raise ValueError(f"init must return an array of shape {(n_out, n_in)} (n_l, n_(l-1)), got {W.shape}")
+        params.append(Layer(W, jnp.zeros(n_out)))
     return params
 
 
