@@ -124,3 +124,23 @@ def test_bad_input():
         P.weight_change(params, params[:2])
     with pytest.raises(TypeError, match="params0 must be a non-empty list"):
         P.weight_change(params, [])
+
+
+@pytest.mark.parametrize("act", [A.TANH, A.RELU])
+def test_deep_profile_equals_the_list_functions(act):
+    params, X, Y = net(sizes=(5, 6, 6, 6, 6, 3), batch=7, init=I.he_normal())
+    kw = dict(activation=act, output=A.IDENTITY, loss=Lf.HALF_SQUARED)
+    p = P.deep_profile(params, X, Y, tol=0.3, **kw)
+    s = P.layer_gradients(params, X, Y, **kw)
+    np.testing.assert_allclose(p.signal, s.inputs, rtol=1e-5)                 # ‖g^{l-1}‖ = ‖(W^l)ᵀ δ^l‖
+    st = P.activation_stats(params, X, activation=act, output=A.IDENTITY, tol=0.3)
+    for field in ("mean", "var", "saturated"):
+        np.testing.assert_allclose(getattr(p, field), getattr(st, field)[:-1], rtol=1e-5, atol=1e-7)
+    one = P.deep_profile(params, X[:1], Y[:1], **kw)                             # one example: the RMS singular value
+    sv = P.singular_values(P.jacobians(params, X[0], activation=act, output=A.IDENTITY))
+    np.testing.assert_allclose(one.gain, [np.sqrt(np.sum(np.asarray(v) ** 2) / J.W.shape[0])
+                                          for v, J in zip(sv[:-1], params[:-1])], rtol=1e-5)
+    with pytest.raises(ValueError, match="hidden layers 2..L-1 are all n × n"):
+        P.deep_profile(net(sizes=(5, 6, 4, 3))[0], X, Y[:, :3], **kw)
+    with pytest.raises(ValueError, match="tol must be >= 0"):
+        P.deep_profile(params, X, Y, tol=-1.0, **kw)

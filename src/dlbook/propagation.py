@@ -10,7 +10,8 @@ of ``J^l`` for a signal in a random direction: below 1 it vanishes, above 1 it e
 each piece on a network: :func:`layer_gradients` (``‖∂𝓛/∂W^l‖``, ``‖δ^l‖``, ``‖g^{l-1}‖``),
 :func:`jacobians` and :func:`jacobians_closed_form` (``J^l`` for one example, by ``jax.jacfwd`` and by the formula)
 with :func:`singular_values`, :func:`activation_stats` (mean, variance, share saturated of each ``a^l``) and
-:func:`weight_change` (``‖W^l_t − W^l_0‖ / ‖W^l_0‖``).  Everything runs through the public
+:func:`weight_change` (``‖W^l_t − W^l_0‖ / ‖W^l_0‖``).  :func:`deep_profile` measures the same quantities on a
+deep stack of equal hidden layers in one ``lax.scan`` (one compiled layer body, whatever the depth).  Everything runs through the public
 :func:`dlbook.model.forward` / :func:`dlbook.model.loss_value`, so the same diagnostics apply to whatever
 options those take.
 
@@ -32,8 +33,8 @@ from dlbook.activations import SIGMOID, Activation
 from dlbook.losses import HALF_SQUARED, Loss
 from dlbook.model import Layer
 
-__all__ = ["Signals", "LayerStats", "layer_gradients", "jacobians", "jacobians_closed_form", "singular_values",
-           "activation_stats", "weight_change"]
+__all__ = ["Signals", "LayerStats", "Profile", "layer_gradients", "jacobians", "jacobians_closed_form", "singular_values",
+           "activation_stats", "weight_change", "deep_profile"]
 
 
 class Signals(NamedTuple):
@@ -249,3 +250,87 @@ def weight_change(params: Sequence[Layer], params0: Sequence[Layer]) -> Array:
         raise ValueError(f"params and params0 must have the same shapes, got {[p.W.shape for p in params]} "
                          f"and {[p.W.shape for p in params0]}")
     return jnp.stack([jnp.linalg.norm(p.W - q.W) / jnp.linalg.norm(q.W) for p, q in zip(params, params0)])
+
+
+class Profile(NamedTuple):
+    """What :func:`deep_profile` measures, layer by layer (``L`` layers, ``L − 1`` hidden).
+
+    ``signal[l]`` (``l = 0..L−1``): root mean square over the examples of ``‖g^l_i‖ = ‖∂ℓ_i/∂a^l‖`` (``l = 0``
+    is the input).  ``gain[l-1]`` (hidden ``l = 1..L−1``): the predicted per-layer factor
+    ``√(mean_i ‖J^l_i‖_F² / n_l)``, the root-mean-square singular value of ``J^l = diag(f'(z^l)) W^l`` (averaged
+    over the examples), so that ``signal[l-1] ≈ gain[l-1] · signal[l]``.  ``mean``, ``var``, ``saturated``
+    (hidden layers): as :class:`LayerStats`.
+
+    Chapter: ``book/ch09_initialization.ipynb``.
+    """
+
+    signal: Array
+    gain: Array
+    mean: Array
+    var: Array
+    saturated: Array
+
+
+def deep_profile(params: Sequence[Layer], X: ArrayLike, Y: ArrayLike, *, activation: Activation = SIGMOID,
+                 output: Activation | None = None, loss: Loss = HALF_SQUARED, tol: ArrayLike = 0.01) -> Profile:
+    """Backward signal, predicted per-layer factors and activation statistics of a deep MLP, in one ``lax.scan``.
+
+    The hidden layers ``2..L−1`` must all be ``n × n``; each step of the scan runs one of them through
+    :func:`dlbook.model.forward`, so the compiled program does not grow with the depth (the list functions of
+    this module unroll the layers: fine for a few, slow to compile for fifty).  ``g^l_i`` is the gradient of
+    example ``i``'s loss with respect to ``a^l`` (a zero added to ``a^l`` and differentiated), and the
+    prediction uses the closed form ``‖J^l_i‖_F² = Σ_j f'(z^l_ij)² ‖W^l_j‖²`` (row ``j`` of ``W^l``).
+
+    Args:
+      params: at least three layers, hidden widths all equal; X: ``(B, n_0)``; Y: ``(B, n_L)``.
+      activation, output, loss: as :func:`dlbook.model.loss_value` (``activation`` needs its ``df``).
+      tol: the derivative below which a unit counts as saturated (:func:`activation_stats`).
+
+    Returns:
+      a :class:`Profile`.
+
+    Example:
+      >>> from dlbook.activations import IDENTITY
+      >>> params = [Layer(jnp.eye(2), jnp.zeros(2)), Layer(2 * jnp.eye(2), jnp.zeros(2)), Layer(jnp.eye(2), jnp.zeros(2))]
+      >>> p = deep_profile(params, jnp.ones((1, 2)), jnp.zeros((1, 2)), activation=IDENTITY)
+      >>> p.signal.tolist(), p.gain.tolist()       # g² = a − y = (2, 2), g¹ = 2 g², g⁰ = g¹; J¹ = I, J² = 2I
+      ([5.656854152679443, 5.656854152679443, 2.8284270763397217], [1.0, 2.0])
+
+    Chapter: ``book/ch09_initialization.ipynb``.
+    """
+    X, Y = mlp.check_network(params, X, Y, activation, output, loss)
+    check_non_negative("tol", tol)
+    if len(params) < 3 or len({p.W.shape for p in params[1:-1]}) != 1 or params[1].W.shape[0] != params[1].W.shape[1]:
+        raise ValueError("params must have at least three layers whose hidden layers 2..L-1 are all n × n, got "
+                         f"{[p.W.shape for p in params]}")
+    if activation.df is None:
+        raise ValueError(f"activation {activation.name!r} has no derivative df, needed for the Jacobians")
+    first, last = params[0], params[-1]
+    hidden = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *[Layer(p.W, p.b) for p in params[1:-1]])
+    B = X.shape[0]
+
+    def stats(p, z):
+        d = activation.df(z)
+        a = activation.f(z)
+        jac = jnp.sum(d ** 2 * jnp.sum(p.W ** 2, axis=1), axis=1) / p.W.shape[0]      # ‖J_i‖_F² / n_l per example
+        return jnp.stack([jnp.mean(a), jnp.var(a), jnp.mean(jnp.abs(d) < tol), jnp.mean(jac)])
+
+    def total(x, eps):
+        fwd = mlp.forward([first], x, activation=activation)
+        a = fwd.activations[-1] + eps[0]
+        rows = [stats(first, fwd.zs[0])]
+
+        def body(a, pe):
+            p, e = pe
+            f = mlp.forward([p], a, activation=activation)
+            return f.activations[-1] + e, stats(p, f.zs[0])
+
+        a, more = jax.lax.scan(body, a, (hidden, eps[1:]))
+        aL = mlp.forward([last], a, activation=output or activation).activations[-1]
+        return jnp.sum(loss.value(aL, Y)), jnp.concatenate([jnp.stack(rows), more])
+
+    n = first.W.shape[0]
+    eps = jnp.zeros((len(params) - 1, B, n), X.dtype)
+    (gx, ge), rows = jax.grad(total, argnums=(0, 1), has_aux=True)(X, eps)
+    signal = jnp.concatenate([_rms_norm(gx)[None], jax.vmap(_rms_norm)(ge)])
+    return Profile(signal, jnp.sqrt(rows[:, 3]), rows[:, 0], rows[:, 1], rows[:, 2])
