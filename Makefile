@@ -7,11 +7,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: book execute test unit nbval book-strict site-checks browser bench lab sync outputs clean help
+.PHONY: book execute test unit nbval book-strict site-checks browser pdf hosted bench lab sync outputs clean help
 
 help:
 	@echo "make book    execute every chapter and build the HTML book in _build/html"
 	@echo "make test    unit tests, every chapter under nbval, strict book build, built-site checks, browser tests"
+	@echo "make pdf     the book as one PDF, printed by Chromium: _build/pdf/dlbook.pdf (needs chromium, a CJK font)"
+	@echo "make hosted  a published chapter run in a fresh venv holding only what Colab-like images have"
 	@echo "make lab     open the chapters in JupyterLab with live sliders"
 	@echo "make bench   benchmarks: print the table of ratios, write benchmarks/results.json (the 性能 appendix)"
 	@echo "make sync    bring each chapter's .ipynb and its .md twin together (after editing the .md)"
@@ -71,7 +73,7 @@ book: execute
 test: unit nbval book-strict site-checks browser
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests --ignore=tests/site --ignore=tests/e2e -q -p no:cacheprovider
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests --ignore=tests/site --ignore=tests/e2e --ignore=tests/hosted -q -p no:cacheprovider
 
 # Every chapter re-executed and its text outputs compared with the stored ones (the regression reference).
 nbval: $(STAMP) $(EXEC_CACHE)
@@ -90,6 +92,21 @@ site-checks: $(STAMP)
 # saying so, where no Chromium is installed (DLBOOK_CHROMIUM=/path picks one).
 browser: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) tests/e2e -q -p no:cacheprovider
+
+# The PDF edition: the built pages printed by Chromium in _toc.yml's order, merged with bookmarks and a contents
+# page (tools/pdf.py).  The pages it prints link the PDF from their download menu (DLBOOK_PDF=1).  Needs a
+# Chromium and a Chinese font (Debian: apt-get install chromium fonts-noto-cjk); the browser tests (make test)
+# build it too and check its text, or skip with one line saying what is missing.
+pdf: export DLBOOK_PDF := 1
+pdf: book
+	$(BIN)/python tools/pdf.py --html $(BUILD)/html --out $(BUILD)/pdf/dlbook.pdf
+
+# A published chapter (install cell first) run top to bottom in a fresh venv holding only what a hosted image
+# (Colab) has, the install cell pointed at this checkout: dlbook must install without downgrading the image's
+# JAX, NumPy or matplotlib.  Downloads from PyPI; not part of `make test`.  HOSTED_CHAPTER picks the chapter,
+# HOSTED_PACKAGES what the image holds (e.g. "jax==0.10.0 numpy matplotlib ipywidgets ipykernel nbclient").
+hosted: $(STAMP)
+	$(BIN)/python -m pytest tests/hosted -q -p no:cacheprovider -s
 
 # Benchmarks (not part of `make test`: tests never assert a time).  PyTorch and scikit-learn are installed
 # for them only.  BENCH_ARGS="--only sweep optimizers" runs some groups.
