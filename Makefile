@@ -88,10 +88,11 @@ book-strict: execute
 site-checks: $(STAMP)
 	$(BIN)/python -m pytest tests/site -q -p no:cacheprovider
 
-# The site in a real Chromium (offline) and the chapters in a real JupyterLab; skipped, with one line
-# saying so, where no Chromium is installed (DLBOOK_CHROMIUM=/path picks one).
+# The site in a real Chromium (offline), the chapters in a real JupyterLab and the PDF edition printed and read
+# back (tests/e2e/test_pdf.py, one xdist group: printed once); skipped, with one line saying so, where no
+# Chromium is installed (DLBOOK_CHROMIUM=/path picks one) -- the PDF test also where no Chinese font is.
 browser: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) tests/e2e -q -p no:cacheprovider
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup tests/e2e -q -p no:cacheprovider
 
 # The PDF edition: the built pages printed by Chromium in _toc.yml's order, merged with bookmarks and a contents
 # page (tools/pdf.py).  The pages it prints link the PDF from their download menu (DLBOOK_PDF=1).  Needs a
