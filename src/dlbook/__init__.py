@@ -19,6 +19,7 @@ in the book's notation, an example, the reference and the chapter that teaches i
   probabilities and scores, label smoothing, entropy, KL)
 * :mod:`dlbook.model` — the MLP: parameters, the one forward pass, its loss, predictions and accuracy
 * :mod:`dlbook.backprop` — chapter 2's backward pass, written by hand, rule by rule
+* :mod:`dlbook.normalization` — batch and layer normalization with their hand-written backward passes, BN's running statistics
 * :mod:`dlbook.autodiff` — a scalar reverse-mode autodiff (:class:`~dlbook.autodiff.Value`): the computational graph, made visible
 * :mod:`dlbook.regularization` — weight penalties and L1's soft threshold, dropout, noise, image augmentation, early stopping
 * :mod:`dlbook.initializers` — initializers (Gaussian σ, constant, LeCun, Xavier/Glorot, He/Kaiming, orthogonal), ``jax.nn.initializers``' convention
@@ -50,6 +51,7 @@ from dlbook import (
     logistic,
     losses,
     model,
+    normalization,
     optim,
     parallel,
     plotting,
@@ -106,7 +108,7 @@ from dlbook.session import progress
 __version__ = "0.1.0"
 
 __all__ = [
-    "activations", "adaptive", "autodiff", "backprop", "curvature", "data", "descent", "linear", "logistic", "losses", "model", "optim", "parallel",
+    "activations", "adaptive", "autodiff", "backprop", "curvature", "data", "descent", "linear", "logistic", "losses", "model", "normalization", "optim", "parallel",
     "plotting", "initializers", "propagation", "regularization", "surfaces", "theory", "training", "explorer", "render", "schedules", "session",
     "Layer", "init_mlp",
     "logistic_accuracy", "logistic_gradient", "logistic_loss", "logistic_predict",

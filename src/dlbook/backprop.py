@@ -74,6 +74,9 @@ def backward(params: Sequence[Layer], fwd: Forward, Y: ArrayLike, *, activation:
     """
     if not isinstance(fwd, Forward):
         raise TypeError(f"fwd must be the Forward returned by dlbook.model.forward, got {type(fwd).__name__}")
+    if fwd.norm is not None or fwd.residual is not None:
+        raise ValueError("backward handles the plain MLP only: fwd was computed with norm or residual; use jax.grad "
+                         "of dlbook.model.loss_value (batch normalization's own backward: dlbook.normalization)")
     _, Y = check_network(params, fwd.activations[0], Y, activation, output, loss)
     B, L = fwd.activations[0].shape[0], len(params)
     last, aL = output or activation, fwd.activations[L]

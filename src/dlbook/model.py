@@ -18,7 +18,7 @@ Chapters: ``book/ch02_backprop.ipynb``; ``book/ch03_activations.ipynb`` (other a
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -26,32 +26,37 @@ import numpy as np
 from jax import Array
 from jax.typing import ArrayLike
 
+from dlbook import normalization as nm
 from dlbook import regularization as reg
-from dlbook._checks import as_array, check_int, check_key, check_probability, is_concrete
+from dlbook._checks import as_array, check_choice, check_finite, check_int, check_key, check_probability, check_scalar, is_concrete
 from dlbook._numerics import dot
 from dlbook.activations import SIGMOID, Activation
 from dlbook.losses import HALF_SQUARED, Loss
 
-__all__ = ["Layer", "Forward", "init_mlp", "check_network", "check_labels", "num_classes", "forward", "loss_value", "predict", "classify", "accuracy",
+__all__ = ["Layer", "Forward", "NORMS", "stack", "init_mlp", "check_network", "check_labels", "num_classes", "forward", "loss_value", "predict", "classify", "accuracy",
            "dead_units"]
 
 
 class Layer(NamedTuple):
     """One layer's parameters (or their gradients): ``W^l`` ``(n_l, n_{l-1})`` and ``b^l`` ``(n_l,)``.
 
-    The layer computes ``z^l = W^l a^{l-1} + b^l``.
+    The layer computes ``z^l = W^l a^{l-1} + b^l``.  A hidden layer may also carry a normalization's scale and
+    shift ``γ^l, β^l`` ``(n_l,)`` (:func:`dlbook.normalization.add_norm`); they are ``None`` otherwise.
 
-    Chapter: ``book/ch02_backprop.ipynb``.
+    Chapter: ``book/ch02_backprop.ipynb``; ``γ, β`` ``book/ch10_normalization_residual.ipynb``.
     """
 
     W: Array
     b: Array
+    gamma: Array | None = None
+    beta: Array | None = None
 
 
 class Forward(NamedTuple):
     """What the forward pass keeps: ``zs[l-1] = z^l`` ``(B, n_l)`` and ``activations[l] = a^l = f(z^l)``.
 
-    ``activations[0]`` is the input ``a^0 = x`` ``(B, n_0)``.  With dropout, ``masks[l-1]`` is hidden layer
+    ``activations[0]`` is the input ``a^0 = x`` ``(B, n_0)``.  With normalization, ``stats[k]`` holds the batch
+    statistics (:class:`dlbook.normalization.Stats`) of the ``k``-th normalized ``z^l``.  With dropout, ``masks[l-1]`` is hidden layer
     ``l``'s multiplier (``0`` or ``1/(1 − p)`` per example and unit): the next layer sees ``a^l ⊙ m^l``, while
     ``activations[l]`` keeps ``a^l = f(z^l)`` itself.
 
@@ -61,6 +66,9 @@ class Forward(NamedTuple):
     zs: list[Array]
     activations: list[Array]
     masks: list[Array] | None = None  # one per hidden layer, or None without dropout
+    stats: list[nm.Stats] | None = None  # with norm: the batch's statistics of each normalized z^l
+    norm: Any = None  # the normalization code (0 none, 1 batch, 2 layer) when norm was given
+    residual: Any = None  # the weight of the identity shortcut when residual was given
 
 
 def init_mlp(sizes: Sequence[int], *, key: Array, init: Callable[..., Array] | None = None) -> list[Layer]:
@@ -120,16 +128,22 @@ def check_network(params, X, Y=None, activation=None, output=None, loss=None) ->
     if not isinstance(params, (list, tuple)) or not params or not all(isinstance(p, Layer) for p in params):
         raise TypeError("params must be a non-empty list of dlbook.model.Layer (see init_mlp)")
     for l, p in enumerate(params, start=1):
-        if p.W.ndim != 2 or p.b.shape != (p.W.shape[0],):
-            raise ValueError(f"layer {l}: W must be (n_l, n_(l-1)) and b (n_l,), got W {p.W.shape}, b {p.b.shape}")
-        if l > 1 and p.W.shape[1] != params[l - 2].W.shape[0]:
-            raise ValueError(f"layer {l}: W has {p.W.shape[1]} inputs but layer {l - 1} has {params[l - 2].W.shape[0]} units")
+        stacked = p.W.ndim == 3 and p.W.shape[1] == p.W.shape[2] and 1 < l < len(params)  # k layers n → n (stack)
+        if not (p.W.ndim == 2 or stacked) or p.b.shape != p.W.shape[:-1]:
+            raise ValueError(f"layer {l}: W must be (n_l, n_(l-1)) and b (n_l,) (or a hidden stack of k square "
+                             f"layers, W (k, n, n) and b (k, n)), got W {p.W.shape}, b {p.b.shape}")
+        if l > 1 and p.W.shape[-1] != params[l - 2].W.shape[-2]:
+            raise ValueError(f"layer {l}: W has {p.W.shape[-1]} inputs but layer {l - 1} has {params[l - 2].W.shape[-2]} units")
+        if (p.gamma is None) != (p.beta is None) or (p.gamma is not None and (
+                l == len(params) or jnp.shape(p.gamma) != p.b.shape or jnp.shape(p.beta) != p.b.shape)):
+            raise ValueError(f"layer {l}: gamma and beta must both be None or both ({p.b.shape[0]},) on a hidden "
+                             f"layer (see dlbook.normalization.add_norm)")
     X = as_array("X", X)
-    if X.ndim != 2 or X.shape[1] != params[0].W.shape[1]:
+    if X.ndim != 2 or X.shape[1] != params[0].W.shape[-1]:
         raise ValueError(f"X must have shape (B, {params[0].W.shape[1]}) (one example per row), got {X.shape}")
     if Y is not None:
         Y = as_array("Y", Y)
-        want = (X.shape[0], params[-1].W.shape[0])
+        want = (X.shape[0], params[-1].W.shape[-2])
         if Y.shape != want:
             raise ValueError(f"Y must have shape {want} (one target row per example), got {Y.shape}")
     for name, value, kind, where in (("activation", activation, Activation, "activations"),
@@ -139,8 +153,34 @@ def check_network(params, X, Y=None, activation=None, output=None, loss=None) ->
     return X, Y
 
 
+NORMS = ("none", "batch", "layer")
+"""The normalizations :func:`forward` knows, by code: ``norm=1`` is ``"batch"``, ``norm=2`` is ``"layer"``."""
+
+
+def _norm_code(norm: Any) -> Any:
+    """``None`` (no normalization), or the code of ``norm`` in :data:`NORMS` (an int, or a traced integer scalar)."""
+    if norm is None:
+        return None
+    if isinstance(norm, str):
+        return NORMS.index(check_choice("norm", norm, NORMS))
+    norm = check_scalar("norm", norm, "() (a code 0, 1, 2 of NORMS; vmap over the caller for several)")
+    if not jnp.issubdtype(jnp.asarray(norm).dtype, jnp.integer):
+        raise TypeError(f"norm must be None, one of {NORMS} or an integer code, got dtype {jnp.asarray(norm).dtype}")
+    if is_concrete(norm) and int(norm) not in (0, 1, 2):
+        raise ValueError(f"norm must be a code 0, 1 or 2 (none, batch, layer), got {int(norm)}")
+    return int(norm) if is_concrete(norm) else norm
+
+
+def _pick(code: Any, z: Array, batch, layer) -> Array:
+    """The normalized ``z`` for ``code`` (0, 1, 2): only that branch when ``code`` is concrete, else a ``where``."""
+    if is_concrete(code):
+        return z if code == 0 else batch() if code == 1 else layer()
+    return jnp.where(code == 1, batch(), jnp.where(code == 2, layer(), z))
+
+
 def forward(params: Sequence[Layer], X: ArrayLike, *, activation: Activation = SIGMOID,
-            output: Activation | None = None, dropout: ArrayLike = 0.0, key: Array | None = None) -> Forward:
+            output: Activation | None = None, dropout: ArrayLike = 0.0, key: Array | None = None,
+            norm: Any = None, residual: ArrayLike = 0.0, stats: Sequence[nm.Stats] | None = None) -> Forward:
     """The forward pass ``z^l = W^l a^{l-1} + b^l``, ``a^l = f(z^l)``, keeping every ``z^l`` and ``a^l``.
 
     With ``dropout = p > 0`` every hidden layer's output is multiplied by an inverted-dropout mask ``m^l``
@@ -149,11 +189,21 @@ def forward(params: Sequence[Layer], X: ArrayLike, *, activation: Activation = S
     :attr:`Forward.masks`, so the backward pass routes the error signal through the same units.  ``p`` may be
     traced (a sweep under ``vmap``); evaluation is ``dropout=0``.
 
+    With ``norm`` (``"batch"``, ``"layer"`` or a code of :data:`NORMS`, which may be traced) every layer that
+    carries ``γ^l, β^l`` (:func:`dlbook.normalization.add_norm`) computes ``a^l = f(γ^l ⊙ ẑ^l + β^l)`` with
+    ``ẑ^l`` its ``z^l`` normalized over the batch or over the units (:mod:`dlbook.normalization`); batch
+    normalization uses ``stats`` (one :class:`dlbook.normalization.Stats` per normalized layer: evaluation
+    mode) when they are given, the batch's own statistics otherwise (training mode).  With ``residual = r``
+    (``0`` or ``1``, may be traced) every hidden layer after the first whose width equals its input's adds the
+    identity shortcut: ``a^l = f(·) + r a^{l-1}``, so ``∂a^l/∂a^{l-1} = r I + ∂f(·)/∂a^{l-1}``.
+
     Args:
       params: the layers (:func:`init_mlp`); X: ``(B, n_0)``, one example per row.
       activation: the hidden layers' :class:`dlbook.activations.Activation`; output: the last layer's
         (default ``activation``).
       dropout: the dropout rate ``p`` in ``[0, 1)``; key: its ``jax.random`` key (needed when ``p > 0``).
+      norm: ``None``, ``"none"``, ``"batch"``, ``"layer"`` or their code 0, 1, 2; residual: the shortcut's
+        weight ``r``; stats: fixed statistics for batch normalization (evaluation mode), or ``None``.
 
     Example:
       >>> from dlbook.activations import IDENTITY
@@ -162,10 +212,21 @@ def forward(params: Sequence[Layer], X: ArrayLike, *, activation: Activation = S
       >>> fwd.zs[0].tolist()                                  # 1·2 − 1·1 + 0.5
       [[1.5]]
 
-    Chapter: ``book/ch02_backprop.ipynb``; dropout ``book/ch05_regularization.ipynb``.
+    Chapter: ``book/ch02_backprop.ipynb``; dropout ``book/ch05_regularization.ipynb``; normalization and
+    residual connections ``book/ch10_normalization_residual.ipynb``.
     """
     X, _ = check_network(params, X, activation=activation, output=output)
     check_probability("dropout", dropout, "a dropout rate")
+    code = _norm_code(norm)
+    normed = [l for l, p in enumerate(params) if p.gamma is not None]
+    if code is not None and not normed:
+        raise ValueError("norm needs layers that carry gamma and beta (see dlbook.normalization.add_norm)")
+    if stats is not None and (not isinstance(stats, (list, tuple)) or len(stats) != len(normed)):
+        raise ValueError(f"stats must be a list of {len(normed)} dlbook.normalization.Stats (one per normalized "
+                         f"layer, e.g. forward(...).stats), got {stats!r:.80}")
+    check_finite("residual", residual)
+    check_scalar("residual", residual, "() (a scalar; vmap over the caller for several)")
+    shortcut = not (is_concrete(residual) and float(residual) == 0.0)
     masks = None
     if not (is_concrete(dropout) and float(dropout) == 0.0):
         if key is None:
@@ -173,21 +234,85 @@ def forward(params: Sequence[Layer], X: ArrayLike, *, activation: Activation = S
         check_key("key", key)
         keys = jax.random.split(key, max(len(params) - 1, 1))
         masks = []
-    zs, activations = [], [X]
+    if masks is not None and any(p.W.ndim == 3 for p in params):
+        raise ValueError("dropout is not supported with stacked layers (see stack); unstack them or use dropout=0")
+
+    def layer(p, a_in, fixed, f, skip):
+        z = dot(a_in, p.W.T) + p.b  # row form of W^l a^{l-1} + b^l
+        u, s = z, None
+        if code is not None and p.gamma is not None:  # γ ⊙ ẑ + β, ẑ over the batch or over the units
+            s = nm.batch_stats(z)
+            u = _pick(code, z, lambda: nm.batch_norm(z, p.gamma, p.beta, stats=fixed),
+                      lambda: nm.layer_norm(z, p.gamma, p.beta))
+        a = f.f(u)
+        if skip and a.shape == a_in.shape:
+            a = a + residual * a_in  # identity shortcut: a^l = f(·) + r a^{l-1}
+        return z, s, a
+
+    zs, activations, batch, a_prev = [], [X], [] if code is not None else None, X
     for l, p in enumerate(params, start=1):
         f = (output or activation) if l == len(params) else activation
-        a_in = activations[-1] if masks is None or l == 1 else activations[-1] * masks[-1]
-        z = dot(a_in, p.W.T) + p.b  # row form of W^l a^{l-1} + b^l
+        a_in = a_prev if masks is None or l == 1 else a_prev * masks[-1]
+        fixed = None if stats is None or p.gamma is None else stats[len(batch)]
+        skip = shortcut and 1 < l < len(params)
+        if p.W.ndim == 3:  # a stack of k square layers: one lax.scan, so compiling does not grow with k
+            def body(a, q, f=f, skip=skip):
+                z, s, a = layer(q[0], a, q[1], f, skip)
+                return a, (z, s, a)
+            a_prev, (z, s, a) = jax.lax.scan(body, a_in, (p, fixed))
+        else:
+            z, s, a = layer(p, a_in, fixed, f, skip)
+            a_prev = a
         zs.append(z)
-        activations.append(f.f(z))
+        if s is not None:
+            batch.append(s)
+        activations.append(a)
         if masks is not None and l < len(params):
             masks.append(reg.dropout(jnp.ones_like(z), dropout, key=keys[l - 1]))
-    return Forward(zs, activations, masks)
+    return Forward(zs, activations, masks, batch, code, residual if shortcut else None)
+
+
+def stack(params: Sequence[Layer]) -> list[Layer]:
+    """The same network with each run of identical square hidden layers (``n → n``) merged into one stacked layer.
+
+    A stack holds ``k`` layers as ``W`` ``(k, n, n)``, ``b`` ``(k, n)`` (and ``γ, β`` ``(k, n)``); :func:`forward`
+    applies it with one ``lax.scan``, so a 50-layer network compiles as fast as a 3-layer one.  The first and
+    the last layer are never stacked.  The computation is the same; in :class:`Forward` a stack's ``zs``,
+    ``activations`` and ``stats`` entries carry a leading axis ``k``.
+
+    Example:
+      >>> net = stack(init_mlp((3, 4, 4, 4, 4, 2), key=jax.random.key(0)))
+      >>> [p.W.shape for p in net]
+      [(4, 3), (3, 4, 4), (2, 4)]
+
+    Chapter: ``book/ch10_normalization_residual.ipynb``.
+    """
+    if not isinstance(params, (list, tuple)) or not params or not all(isinstance(p, Layer) for p in params):
+        raise TypeError("params must be a non-empty list of dlbook.model.Layer (see init_mlp)")
+    check_network(params, jnp.zeros((1, params[0].W.shape[-1])))
+    out, run = [params[0]], []
+
+    def flush():
+        if run:
+            out.append(run[0] if len(run) == 1 else jax.tree_util.tree_map(lambda *a: jnp.stack(a), *run))
+            run.clear()
+
+    for p in params[1:-1]:
+        square = p.W.ndim == 2 and p.W.shape[0] == p.W.shape[1]
+        if run and not (square and p.W.shape == run[0].W.shape and (p.gamma is None) == (run[0].gamma is None)):
+            flush()
+        if square:
+            run.append(p)
+        else:
+            out.append(p)
+    flush()
+    return out + [params[-1]] if len(params) > 1 else out
 
 
 def loss_value(params: Sequence[Layer], X: ArrayLike, Y: ArrayLike, *, activation: Activation = SIGMOID,
                output: Activation | None = None, loss: Loss = HALF_SQUARED, dropout: ArrayLike = 0.0,
-               key: Array | None = None) -> Array:
+               key: Array | None = None, norm: Any = None, residual: ArrayLike = 0.0,
+               stats: Sequence[nm.Stats] | None = None) -> Array:
     """The network's mean loss on a batch, ``𝓛 = (1/B) Σ_i ℓ(a^L_i, y_i)``: a plain function for ``jax.grad``.
 
     Args:
@@ -196,6 +321,7 @@ def loss_value(params: Sequence[Layer], X: ArrayLike, Y: ArrayLike, *, activatio
       activation, output: the hidden and last layers' activations (as :func:`forward`).
       loss: a :class:`dlbook.losses.Loss` (default ``½‖y − a‖²``).
       dropout, key: passed to :func:`forward` (the loss of one dropout draw).
+      norm, residual, stats: passed to :func:`forward` (normalization, shortcuts, BN's evaluation statistics).
 
     Example:
       >>> params = [Layer(jnp.zeros((1, 2)), jnp.zeros(1))]                    # σ(0) = 0.5 for every input
@@ -205,19 +331,22 @@ def loss_value(params: Sequence[Layer], X: ArrayLike, Y: ArrayLike, *, activatio
     Chapter: ``book/ch02_backprop.ipynb``.
     """
     check_network(params, X, Y, activation, output, loss)
-    aL = forward(params, X, activation=activation, output=output, dropout=dropout, key=key).activations[-1]
+    aL = forward(params, X, activation=activation, output=output, dropout=dropout, key=key, norm=norm,
+                 residual=residual, stats=stats).activations[-1]
     return jnp.mean(loss.value(aL, jnp.asarray(Y)))
 
 
 def predict(params: Sequence[Layer], X: ArrayLike, *, activation: Activation = SIGMOID,
-            output: Activation | None = None) -> Array:
+            output: Activation | None = None, norm: Any = None, residual: ArrayLike = 0.0,
+            stats: Sequence[nm.Stats] | None = None) -> Array:
     """The predicted class of each row of ``X``: ``argmax_k z^L_k``, or with one output ``1`` where ``z^L > 0``.
 
     With one output unit, ``z^L > 0`` is ``σ(z^L) > 1/2`` for a sigmoid output.  Decided on the scores ``z^L``,
     which every increasing output activation keeps in order, so the answer does not depend on ``output``.
 
     Args:
-      params: the layers; X: ``(B, n_0)``, one example per row; activation, output: as :func:`forward`.
+      params: the layers; X: ``(B, n_0)``, one example per row; activation, output, norm, residual, stats: as
+        :func:`forward`.
 
     Returns:
       integer classes ``(B,)``.
@@ -233,7 +362,8 @@ def predict(params: Sequence[Layer], X: ArrayLike, *, activation: Activation = S
     Chapter: ``book/ch03_activations.ipynb``.
     """
     X, _ = check_network(params, X, activation=activation, output=output)
-    return classify(forward(params, X, activation=activation, output=output).zs[-1])
+    return classify(forward(params, X, activation=activation, output=output, norm=norm, residual=residual,
+                            stats=stats).zs[-1])
 
 
 def classify(scores: ArrayLike) -> Array:
@@ -300,11 +430,13 @@ def num_classes(params: Sequence[Layer]) -> int:
 
 
 def accuracy(params: Sequence[Layer], X: ArrayLike, labels: ArrayLike, *, activation: Activation = SIGMOID,
-             output: Activation | None = None) -> Array:
+             output: Activation | None = None, norm: Any = None, residual: ArrayLike = 0.0,
+             stats: Sequence[nm.Stats] | None = None) -> Array:
     """Share of examples whose :func:`predict`-ed class is their label: ``(1/B) Σ_i [ŷ_i = label_i]``.
 
     Args:
-      params: the layers; X: ``(B, n_0)``, one example per row; activation, output: as :func:`forward`.
+      params: the layers; X: ``(B, n_0)``, one example per row; activation, output, norm, residual, stats: as
+        :func:`forward`.
       labels: integer class indices ``(B,)`` in ``[0, classes)``, where a single output unit has the two
         classes 0 and 1.
 
@@ -318,7 +450,8 @@ def accuracy(params: Sequence[Layer], X: ArrayLike, labels: ArrayLike, *, activa
     """
     X, _ = check_network(params, X, activation=activation, output=output)
     labels = check_labels("labels", labels, X.shape[0], num_classes(params))
-    return jnp.mean(predict(params, X, activation=activation, output=output) == labels)
+    return jnp.mean(predict(params, X, activation=activation, output=output, norm=norm, residual=residual,
+                            stats=stats) == labels)
 
 
 def dead_units(fwd: Forward) -> list[Array]:
