@@ -15,7 +15,9 @@ What it does, from the built site ``_build/html`` (``make book`` first):
 * each page is printed (A4, the site's print style sheet ``_static/dlbook-print.css``) with its headings
   as PDF bookmarks; a title and contents page, listing where each chapter starts, is printed first;
 * the parts are merged with pypdf into one file with one bookmark per page (the page's sections nested
-  under it) and page numbers stamped at the foot of every page but the first.
+  under it) and page numbers stamped at the foot of every page but the first;
+* the text behind the CJK glyphs is fixed: the CJK fonts draw 页 and the radical ⻚ with one glyph and
+  Chromium writes the radical, so a search for 网页 would not find ⽹⻚ (:func:`_unradical`).
 
 Usage::
 
@@ -34,6 +36,7 @@ import html
 import http.server
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -257,6 +260,7 @@ def build(html_dir: Path = HTML, out: Path = OUT, site_url: str | None = None, b
         if k:  # the title page carries no number
             page.merge_page(numbers.pages[k])
             page.compress_content_streams(level=9)  # merging leaves the page's content uncompressed (3× the size)
+    radicals = _unradical(writer)
     writer.compress_identical_objects()
     writer.add_metadata({"/Title": book_title, "/Subject": f"dlbook {src.commit}"})
     writer.page_mode = "/UseOutlines"
@@ -267,9 +271,91 @@ def build(html_dir: Path = HTML, out: Path = OUT, site_url: str | None = None, b
     copy = html_dir / "downloads" / out.name
     copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(out, copy)
-    log(f"{out}: {total} pages, {out.stat().st_size / 1e6:.1f} MB, {seconds:.0f} s (also {copy})")
+    log(f"{out}: {total} pages, {out.stat().st_size / 1e6:.1f} MB, {seconds:.0f} s (also {copy}); "
+        f"{radicals} glyphs' text mapped from CJK radicals to ideographs")
     return {"pages": [(name, title) for _, name, title, _ in parts], "seconds": seconds,
             "bytes": out.stat().st_size, "page_count": total}
+
+
+RADICAL = re.compile("[\u2e80-\u2eff\u2f00-\u2fdf]")
+#: CJK radicals (Supplement) with no NFKC decomposition, and the Simplified-Chinese ideograph the CJK font draws
+#: with the same glyph (read from Noto Sans CJK SC's cmap); the Kangxi radicals otherwise go through NFKC.
+RADICAL_PAIRS = ("⺂乛⺃乚⺅亻⺉刂⺏尣⺐尢⺒巳⺓幺⺔彑⺕彐⺖忄⺘扌⺙攵⺛旡⺞歺⺠民⺡氵⺣灬⺤爫⺦丬⺨犭⺭礻⺯糹⺰纟⺱罓⺹耂⺺肀"
+                 "⺾艹⻂衤⻅见⻆角⻈讠⻉贝⻋车⻌辶⻐钅⻑長⻒镸⻓长⻔门⻖阝⻘青⻙韦⻚页⻛风⻜飞⻝食⻟飠⻠饣⻢马⻣骨⻤鬼⻥鱼"
+                 "⻦鸟⻧卤⻨麦⻩黄⻪黾⻫斉⻬齐⻮齿⻯竜⻰龙⻱龜⻲亀⼾户")
+RADICAL_TO_IDEOGRAPH = dict(zip(RADICAL_PAIRS[0::2], RADICAL_PAIRS[1::2]))
+
+
+def ideographs(text: str) -> str:
+    """``text`` with each CJK radical replaced by the ideograph it stands for (see :data:`RADICAL_PAIRS`)."""
+    import unicodedata
+
+    return RADICAL.sub(lambda m: RADICAL_TO_IDEOGRAPH.get(m.group(0)) or unicodedata.normalize("NFKC", m.group(0)), text)
+
+
+def _cmap_entries(text: str) -> dict[str, str] | None:
+    """A ToUnicode CMap's mappings ``{source code hex: unicode text}`` (None: not a CMap read here)."""
+    out: dict[str, str] = {}
+    for block in re.findall(r"beginbfchar(.*?)endbfchar", text, re.S):
+        for src, dst in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
+            out[src] = bytes.fromhex(dst).decode("utf-16-be")
+    for block in re.findall(r"beginbfrange(.*?)endbfrange", text, re.S):
+        for lo, hi, dst in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
+            first = bytes.fromhex(dst).decode("utf-16-be")
+            for k in range(int(hi, 16) - int(lo, 16) + 1):
+                out[f"{int(lo, 16) + k:0{len(lo)}X}"] = first[:-1] + chr(ord(first[-1]) + k)
+        if "[" in block:  # array form: not written by Chromium; leave such a CMap alone
+            return None
+    return out
+
+
+def _unradical(writer) -> int:
+    """Map CJK radicals in the fonts' ToUnicode CMaps to the ideographs they stand for (NFKC).
+
+    The CJK fonts draw 一 (U+4E00) and the Kangxi radical ⼀ (U+2F00) with one glyph, and Chromium's PDF
+    writes the radical as the glyph's text: copied or searched, 网络 would read ⽹络.  Returns how many
+    mappings were fixed.
+    """
+    fixed, seen = 0, set()
+    for page in writer.pages:
+        fonts = (page.get("/Resources") or {}).get("/Font") or {}
+        for ref in fonts.values():
+            font = ref.get_object()
+            if "/ToUnicode" not in font:
+                continue
+            tu = font.raw_get("/ToUnicode")
+            key = getattr(tu, "idnum", None) or id(tu)
+            if key in seen:
+                continue
+            seen.add(key)
+            stream = tu.get_object()
+            text = stream.get_data().decode("latin-1")
+            if not re.search(r"<2[EF][0-9A-Fa-f]{2}>", text):  # no radical (U+2E80-U+2FDF) at all
+                continue
+            entries = _cmap_entries(text)
+            if not entries or not any(RADICAL.search(v) for v in entries.values()):
+                continue
+            fixed += sum(bool(RADICAL.search(v)) for v in entries.values())
+            entries = {k: ideographs(v) for k, v in entries.items()}
+            items = sorted(entries.items())
+            blocks = []
+            for i in range(0, len(items), 100):
+                chunk = items[i:i + 100]
+                blocks.append(f"{len(chunk)} beginbfchar\n" + "".join(
+                    f"<{k}> <{v.encode('utf-16-be').hex().upper()}>\n" for k, v in chunk) + "endbfchar\n")
+            head = text[: text.index("endcodespacerange") + len("endcodespacerange")] + "\n"
+            stream.set_data((head + "".join(blocks) + "endcmap\nCMapName currentdict /CMap defineresource pop\n"
+                             "end\nend\n").encode("latin-1"))
+    return fixed
+
+
+def _clean_title(title: str) -> str:
+    """A heading as a bookmark: no permalink sign; "1.3. 1.3. 习题习题" (some headings come out twice) once."""
+    title = title.rstrip("#¶ ").strip()
+    m = re.fullmatch(r"(\d[\d.]*\s+)\1(.+)", title)
+    if m and len(m.group(2)) % 2 == 0 and m.group(2)[: len(m.group(2)) // 2] == m.group(2)[len(m.group(2)) // 2:]:
+        title = m.group(1) + m.group(2)[: len(m.group(2)) // 2]
+    return title
 
 
 def _copy_outline(reader, items, writer, parent, offset) -> None:
@@ -283,9 +369,11 @@ def _copy_outline(reader, items, writer, parent, offset) -> None:
         page = reader.get_destination_page_number(item)
         if page is None:
             continue
-        title = str(item.title).rstrip("#¶ ").strip()
+        title = _clean_title(str(item.title))
         if parent is not None and title == str(parent["/Title"]):  # the page's h1 is its bookmark already
             last = parent
+            continue
+        if title == "目录":  # the theme's printed contents of the page: not a section
             continue
         last = writer.add_outline_item(title=title, page_number=offset + page, parent=parent)
 

@@ -36,11 +36,7 @@ def _tool():
 
 
 def squash(text: str) -> str:
-    """Text without whitespace (the PDF breaks lines and spaces CJK text its own way), NFKC-normalized.
-
-    NFKC: the CJK fonts map some characters' glyphs to their Kangxi-radical twins (⼀ U+2F00 for 一 U+4E00),
-    which is what text extraction then returns.
-    """
+    """Text without whitespace (the PDF breaks lines and spaces CJK text its own way), NFKC-normalized."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
@@ -61,7 +57,7 @@ def sentence_of(md: Path) -> str:
 
 
 class Book:
-    """The built PDF: its pages' text (NFKC), extracted on demand (pypdf takes ~0.2 s a page), and bookmarks."""
+    """The built PDF: its pages' text, extracted on demand (pypdf takes ~0.2 s a page), and bookmarks."""
 
     def __init__(self, path: Path, info: dict):
         from pypdf import PdfReader
@@ -75,7 +71,7 @@ class Book:
 
     def page(self, k: int) -> str:
         if k not in self._text:
-            self._text[k] = unicodedata.normalize("NFKC", self.reader.pages[k].extract_text() or "")
+            self._text[k] = self.reader.pages[k].extract_text() or ""
         return self._text[k]
 
     def text(self, first: int, count: int | None = None) -> str:
@@ -110,6 +106,9 @@ def test_every_chapter_title_and_a_chinese_sentence_are_in_the_pdf(book_pdf, md)
     opening = book_pdf.text(first, 4)
     assert squash(title) in opening, f"chapter title {title!r} not on the page its bookmark points to"
     assert squash(sentence) in opening, f"{md.stem}: the sentence {sentence!r} is not in the PDF text"
+    # the CJK font draws 页 and the radical ⻚ with one glyph: the PDF's text must say 页 (tools/pdf.py _unradical)
+    radicals = _tool().RADICAL.findall("".join(book_pdf.page(k) for k in range(first, first + 4)))
+    assert not radicals, f"{md.stem}: CJK radicals instead of ideographs in the PDF's text: {radicals[:10]}"
 
 
 def test_contents_page_gives_where_each_chapter_starts(book_pdf):
