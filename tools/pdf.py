@@ -2,16 +2,20 @@
 
 Why the browser and not Jupyter Book's LaTeX builder: the pages are printed exactly as readers see them --
 MathJax's typesetting, the figures and every explorer's default frame, cross-references and the bibliography
-as the site renders them -- by the Chromium the browser tests already drive (Playwright, from PyPI), with
-no TeX installation (XeLaTeX with CJK fonts is ~1 GB of packages) and no second rendering path whose
-output nobody checks.  Chinese text needs a CJK font on the system (Debian: ``fonts-noto-cjk``).
+as the site renders them -- by the Chromium the browser tests already drive (Playwright, from PyPI).  The
+LaTeX route drops what a notebook outputs as HTML, which is what every explorer is (its frames would need a
+second, LaTeX-only rendering that no test looks at), and needs a TeX installation: texlive-xetex,
+texlive-lang-chinese, texlive-latex-extra and latexmk are 33 Debian 12 packages, 171 MB to download and
+470 MB installed (apt, measured here), against fonts-noto-cjk's 57 MB / 91 MB on top of the Chromium the
+tests install anyway.  Chinese text needs a CJK font on the system (Debian: ``fonts-noto-cjk``).
 
 What it does, from the built site ``_build/html`` (``make book`` first):
 
 * every page of ``_toc.yml`` (front page, chapters, appendices) is opened on a local server with no
   network, MathJax is awaited, folded solutions are unfolded, and each explorer gets a line under its
   figure pointing to the online, interactive version (``DLBOOK_SITE_URL``, the published site; set by the
-  publishing workflow) -- the figure itself is the explorer's default frame, what the page starts on;
+  publishing workflow) -- the figure itself is the explorer's default frame, what the page starts on; links
+  into the site (cross-references between chapters) go to the published site, or are plain text without it;
 * each page is printed (A4, the site's print style sheet ``_static/dlbook-print.css``) with its headings
   as PDF bookmarks; a title and contents page, listing where each chapter starts, is printed first;
 * the parts are merged with pypdf into one file with one bookmark per page (the page's sections nested
@@ -135,11 +139,23 @@ PREPARE = r"""([online, page]) => {
   document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
   document.querySelectorAll('.dropdown.admonition').forEach(e => e.classList.add('toggle-shown'));
   document.querySelectorAll('a.headerlink, button.toggle-button').forEach(e => e.remove());
+  // links into the site point to the published site (the local server is gone once printed), else are text
+  for (const a of document.querySelectorAll('a[href]')) {
+    if (a.href.startsWith(location.origin + '/')) {
+      if (online) a.href = online + a.href.slice(location.origin.length + 1); else a.removeAttribute('href');
+    }
+  }
   for (const x of document.querySelectorAll('.dlbook-explorer')) {
     const p = document.createElement('p');
     p.className = 'dlx-print-link';
-    const where = online ? online + page + '.html#' + x.id : '本书网页版的同一节';
-    p.textContent = '可交互版本（拖动滑块，图随之重算）：' + where;
+    p.textContent = '可交互版本（拖动滑块，图随之重算）：';
+    if (online) {
+      const a = document.createElement('a');
+      a.href = a.textContent = online + page + '.html#' + x.id;
+      p.append(a);
+    } else {
+      p.append('本书网页版的同一节');
+    }
     x.after(p);
   }
   return document.querySelector('main h1, article h1, h1')?.textContent.replace(/[#¶]\s*$/, '').trim() || document.title;

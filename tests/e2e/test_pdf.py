@@ -139,6 +139,11 @@ def test_explorers_point_to_the_online_version(book_pdf):
     text = book_pdf.text(book_pdf.start_of(title_of(md)))   # the whole chapter
     assert explorers >= 3 and text.count("可交互版本") == explorers, "each explorer's line pointing online, once"
     assert text.count(f"https://example.org/dlbook/book/{md.stem}.html#dlx-") == explorers
+    first = book_pdf.start_of(title_of(md))
+    uris = [a.get_object().get("/A", {}).get("/URI", "") for k in range(first, first + 12)
+            for a in book_pdf.reader.pages[k].get("/Annots") or []]
+    assert any(str(u).startswith("https://example.org/dlbook/") for u in uris), "no link into the online book"
+    assert not [u for u in uris if "127.0.0.1" in str(u)], "links to the local server the PDF was printed from"
 
 
 def test_bibliography_is_there(book_pdf):
