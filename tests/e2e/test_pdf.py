@@ -35,6 +35,12 @@ def _tool():
     return sys.modules["dlbook_tools_pdf"]
 
 
+# Where Chromium is there but a Chinese font (or pypdf) is not, the whole module is skipped: one line.
+# (Without Chromium, tests/e2e/conftest.py leaves every browser test out, this one too, and says so.)
+if _tool().find_chromium() is not None and _tool().missing():
+    pytest.skip(f"PDF TEST SKIPPED: {_tool().missing()}", allow_module_level=True)
+
+
 def squash(text: str) -> str:
     """Text without whitespace (the PDF breaks lines and spaces CJK text its own way), NFKC-normalized."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
