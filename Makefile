@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
+# XLA's CPU code capped at AVX2 (on x86-64), so every machine computes the chapters' stored numbers bit for
+# bit alike: see PORTABLE_XLA_FLAG in tools/chapters.py (standard library only, so no venv is needed here).
+export XLA_FLAGS := $(shell $(PYTHON) tools/chapters.py xla-flags)
 
 .PHONY: book execute test unit nbval book-strict site-checks browser pdf hosted bench lab sync outputs clean help
 

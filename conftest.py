@@ -14,8 +14,17 @@ What is cached is what nbval records of the kernel's messages; it ignores ``clea
 updates, which no chapter uses (tests/test_notebooks.py checks).
 """
 
+import importlib.util
 import os
 import time
+from pathlib import Path
+
+# The kernels nbval starts compute with XLA's CPU code capped at AVX2, as `make` and tools/chapters.py do, so
+# that the stored numbers are those of every x86-64 machine (tools/chapters.py: PORTABLE_XLA_FLAG).
+_spec = importlib.util.spec_from_file_location("dlbook_tools_chapters", Path(__file__).parent / "tools" / "chapters.py")
+_chapters = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_chapters)
+_chapters.use_portable_xla_flags()
 
 #: The book's execution cache to fill (MyST-NB reads ``<outdir>/../.jupyter_cache``); set by ``make nbval``.
 EXECUTION_CACHE = os.environ.get("DLBOOK_EXECUTION_CACHE", "")

@@ -505,3 +505,46 @@ def test_bibliography_keys_are_unique_and_every_citation_resolves():
         for group in re.findall(r"\{cite:\w+\}`([^`]+)`", md.read_text(encoding="utf-8")):
             for key in (k.strip() for k in group.split(",")):
                 assert key.startswith(prefix) and key[len(prefix):] in keys, f"{md.name} cites {key!r}"
+
+
+# --- one set of bits on every x86-64 machine (tools/chapters.py: PORTABLE_XLA_FLAG) -------------------------
+
+def test_portable_xla_flags_add_the_cap_once_and_keep_the_users(monkeypatch):
+    monkeypatch.setattr(chapters.platform, "machine", lambda: "x86_64")
+    assert chapters.portable_xla_flags(None) == chapters.PORTABLE_XLA_FLAG
+    assert chapters.portable_xla_flags(" --a=1 ") == f"--a=1 {chapters.PORTABLE_XLA_FLAG}"
+    assert chapters.portable_xla_flags(chapters.portable_xla_flags("--a=1")) == f"--a=1 {chapters.PORTABLE_XLA_FLAG}"
+    assert chapters.portable_xla_flags("--xla_cpu_max_isa=SSE4_2") == "--xla_cpu_max_isa=SSE4_2"
+    monkeypatch.setattr(chapters.platform, "machine", lambda: "arm64")
+    assert chapters.portable_xla_flags("--a=1") == "--a=1"
+
+
+def test_pytest_runs_with_the_portable_flags():
+    """conftest.py set them, so the kernels nbval starts inherit them."""
+    assert os.environ.get("XLA_FLAGS", "") == chapters.portable_xla_flags(os.environ.get("XLA_FLAGS"))
+
+
+_ISA_PROBE = """
+import hashlib, jax, jax.numpy as jnp, numpy as np
+A = jax.random.normal(jax.random.key(0), (64, 1000)); x = jax.random.normal(jax.random.key(1), (100000,))
+out = jax.jit(lambda A, x: (A @ A.T, jnp.sum(jnp.tanh(x))))(A, x)
+print(hashlib.sha256(b"".join(np.asarray(o).tobytes() for o in out)).hexdigest())
+"""
+
+
+def _probe(flags: str) -> str:
+    env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
+    run = subprocess.run([sys.executable, "-c", _ISA_PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout.strip()
+
+
+def test_xla_honours_the_isa_cap():
+    """The cap is not a no-op: capped lower, XLA computes other bits (so the cap to AVX2 is what decides them)."""
+    flags = chapters.portable_xla_flags("")
+    if not flags:
+        pytest.skip("not an x86-64 machine: the ISA cap does not apply")
+    with open("/proc/cpuinfo") as f:
+        if " avx2" not in f.read():
+            pytest.skip("this CPU has no AVX2")
+    assert _probe(flags) != _probe("--xla_cpu_max_isa=SSE4_2")

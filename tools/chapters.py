@@ -12,6 +12,7 @@ Usage, from the repository root (``make sync`` and ``make outputs`` run it on ev
     .venv/bin/python tools/chapters.py store book/ch01_gradient_descent.ipynb  # execute, store text outputs
     .venv/bin/python tools/chapters.py check book/ch*.ipynb                    # no execution
     .venv/bin/python tools/chapters.py execute book/ch*.ipynb                  # the book's execution, in parallel
+    .venv/bin/python tools/chapters.py xla-flags                               # XLA_FLAGS for a portable reference
 
 ``sync`` runs ``jupytext --sync`` on each pair that differs: the inputs of the newer of the two files are
 copied into the other, and the ``.ipynb`` keeps its outputs.  ``store`` syncs first, so what it executes
@@ -30,6 +31,7 @@ import contextlib
 import difflib
 import json
 import os
+import platform
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -54,6 +56,30 @@ OPT_OUT_TAGS = (
     "nbval-ignore-output", "pytest-validate-ignore-output", "nbval-skip", "nbval-raises-exception",
     "raises-exception",
 )
+
+#: XLA's CPU code generation capped at AVX2, so that every x86-64 machine with AVX2 or newer computes the
+#: chapters bit for bit alike.  Uncapped, XLA vectorizes for the CPU it finds: an AVX-512 machine sums and
+#: multiplies matrices in another order than an AVX2 one, and a chapter's long training runs grow that last
+#: bit until a printed number or an assert differs (measured: chapters 3-5 stored on one, failed on the other).
+#: Every kernel started by this tool, by nbval (conftest.py) and by make (the Makefile exports it) gets it.
+PORTABLE_XLA_FLAG = "--xla_cpu_max_isa=AVX2"
+
+
+def portable_xla_flags(flags: str | None) -> str:
+    """An ``XLA_FLAGS`` value: ``flags`` with :data:`PORTABLE_XLA_FLAG` added on x86-64.
+
+    Kept as it is where ``flags`` already caps the ISA (the user's choice) or the machine is not x86-64
+    (the flag names x86 instruction sets).
+    """
+    flags = (flags or "").strip()
+    if "xla_cpu_max_isa" in flags or platform.machine().lower() not in ("x86_64", "amd64"):
+        return flags
+    return f"{flags} {PORTABLE_XLA_FLAG}".strip()
+
+
+def use_portable_xla_flags() -> None:
+    """Set ``XLA_FLAGS`` in this process's environment (inherited by the kernels it starts) to the portable value."""
+    os.environ["XLA_FLAGS"] = portable_xla_flags(os.environ.get("XLA_FLAGS"))
 
 
 def _show(path: Path) -> str:
@@ -400,11 +426,17 @@ def _chapters(paths: Iterable[Path]) -> list[Path]:
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tools/chapters.py", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("sync", "store", "check", "execute"))
-    parser.add_argument("chapters", nargs="+", type=Path, help="book/chNN_*.ipynb or book/chNN_*.md")
+    parser.add_argument("command", choices=("sync", "store", "check", "execute", "xla-flags"))
+    parser.add_argument("chapters", nargs="*", type=Path, help="book/chNN_*.ipynb or book/chNN_*.md")
     parser.add_argument("--cache", type=Path, default=EXECUTION_CACHE,
                         help=f"execute: the execution cache (default {_show(EXECUTION_CACHE)})")
     args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.command == "xla-flags":  # what the Makefile exports
+        print(portable_xla_flags(os.environ.get("XLA_FLAGS")))
+        return 0
+    if not args.chapters:
+        parser.error(f"{args.command} needs at least one chapter (book/chNN_*.ipynb or book/chNN_*.md)")
+    use_portable_xla_flags()
     chapters = _chapters(args.chapters)
     if args.command == "sync":
         changed = [p for p in chapters if sync(p)]
