@@ -176,7 +176,7 @@ def torch_epoch(params, X, y, perm, lr, batch):
     import torch
 
     layers = []
-    for i, (W, b) in enumerate(params):  # dlbook's W is (out, in), as torch's Linear.weight
+    for i, (W, b) in enumerate((p.W, p.b) for p in params):  # dlbook's W is (out, in), as torch's Linear.weight
         lin = torch.nn.Linear(W.shape[1], W.shape[0])
         with torch.no_grad():
             lin.weight.copy_(torch.from_numpy(np.array(W)))

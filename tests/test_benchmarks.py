@@ -107,7 +107,7 @@ def _small_mlp_problem(sizes=(8, 6, 3), n=20, seed=0):
 def _numpy_cross_entropy(params, X, y):
     """Mean −log softmax(z^L)_y of the ReLU MLP, in float64 NumPy."""
     a = np.asarray(X, np.float64)
-    for l, (W, b) in enumerate(params):
+    for l, (W, b) in enumerate((p.W, p.b) for p in params):
         z = a @ np.asarray(W, np.float64).T + np.asarray(b, np.float64)
         a = np.maximum(z, 0) if l < len(params) - 1 else z
     logp = a - a.max(axis=1, keepdims=True)

@@ -201,7 +201,7 @@ def test_covariate_shift_matches_the_definition_layer_by_layer():
         mixed = list(after[:l]) + list(params[l:])
         H = jax.grad(loss)(mixed, X, Y)
         want = np.linalg.norm(G[l].W - H[l].W) / np.linalg.norm(G[l].W)
-        np.testing.assert_allclose(got[l], want, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(got[l], want, rtol=1e-4, atol=2e-6)   # float32 rounding of a relative norm
 
 
 def test_along_gradient_matches_direct_evaluation():

@@ -89,10 +89,17 @@ def test_strip_outputs_keeps_text_and_drops_the_rest():
 PROBE = 'import dlbook as db\nprint(f"{float(db.parabola(3.0, curvature=2.0)):.4f}")'
 
 
+def _copy_conftest(tmp_path: Path) -> None:
+    """The root conftest.py into tmp_path, with tools/chapters.py, from which it takes the portable XLA flags."""
+    shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "tools").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "tools" / "chapters.py", tmp_path / "tools" / "chapters.py")
+
+
 def _run_nbval(tmp_path: Path, stored_text: str | list[str] | None, source: str = PROBE,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run nbval, configured as for the book (the root conftest.py), on a one-cell notebook."""
-    shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
+    _copy_conftest(tmp_path)
     cell = nbformat.v4.new_code_cell(source)
     cell.execution_count = 1
     if stored_text is not None:
@@ -145,7 +152,7 @@ FIGURE = "<Figure size 640x480 with 1 Axes>"
 def _static_run(tmp_path: Path, cells: dict[str, list[tuple[str, list]]], *args: str) -> subprocess.CompletedProcess:
     """nbval as `make nbval` runs it (static explorers, filling the cache in tmp_path/cache) on the notebooks
     ``{name: [(source, stored outputs), ...]}``."""
-    shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
+    _copy_conftest(tmp_path)
     for name, spec in cells.items():
         nb = nbformat.v4.new_notebook(
             cells=[nbformat.v4.new_code_cell(src, execution_count=k + 1, outputs=outs) for k, (src, outs) in enumerate(spec)],
@@ -282,7 +289,7 @@ def test_check_knows_every_opt_out_nbval_has():
 
 def test_nbval_really_skips_tagged_cells(tmp_path):
     # why the tags are rejected: a wrong stored number in a cell tagged like this passes nbval
-    shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
+    _copy_conftest(tmp_path)
     cells = []
     for tag in ("nbval-ignore-output", "nbval-skip"):
         cell = nbformat.v4.new_code_cell("print(1)")

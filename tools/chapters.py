@@ -430,7 +430,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("chapters", nargs="*", type=Path, help="book/chNN_*.ipynb or book/chNN_*.md")
     parser.add_argument("--cache", type=Path, default=EXECUTION_CACHE,
                         help=f"execute: the execution cache (default {_show(EXECUTION_CACHE)})")
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    args = parser.parse_intermixed_args(list(argv) if argv is not None else None)
     if args.command == "xla-flags":  # what the Makefile exports
         print(portable_xla_flags(os.environ.get("XLA_FLAGS")))
         return 0

@@ -153,29 +153,8 @@ def check_network(params, X, Y=None, activation=None, output=None, loss=None) ->
     return X, Y
 
 
-NORMS = ("none", "batch", "layer")
-"""The normalizations :func:`forward` knows, by code: ``norm=1`` is ``"batch"``, ``norm=2`` is ``"layer"``."""
-
-
-def _norm_code(norm: Any) -> Any:
-    """``None`` (no normalization), or the code of ``norm`` in :data:`NORMS` (an int, or a traced integer scalar)."""
-    if norm is None:
-        return None
-    if isinstance(norm, str):
-        return NORMS.index(check_choice("norm", norm, NORMS))
-    norm = check_scalar("norm", norm, "() (a code 0, 1, 2 of NORMS; vmap over the caller for several)")
-    if not jnp.issubdtype(jnp.asarray(norm).dtype, jnp.integer):
-        raise TypeError(f"norm must be None, one of {NORMS} or an integer code, got dtype {jnp.asarray(norm).dtype}")
-    if is_concrete(norm) and int(norm) not in (0, 1, 2):
-        raise ValueError(f"norm must be a code 0, 1 or 2 (none, batch, layer), got {int(norm)}")
-    return int(norm) if is_concrete(norm) else norm
-
-
-def _pick(code: Any, z: Array, batch, layer) -> Array:
-    """The normalized ``z`` for ``code`` (0, 1, 2): only that branch when ``code`` is concrete, else a ``where``."""
-    if is_concrete(code):
-        return z if code == 0 else batch() if code == 1 else layer()
-    return jnp.where(code == 1, batch(), jnp.where(code == 2, layer(), z))
+NORMS = nm.NORMS
+"""The normalizations :func:`forward` knows, by code (:data:`dlbook.normalization.NORMS`)."""
 
 
 def forward(params: Sequence[Layer], X: ArrayLike, *, activation: Activation = SIGMOID,
@@ -217,7 +196,7 @@ def forward(params: Sequence[Layer], X: ArrayLike, *, activation: Activation = S
     """
     X, _ = check_network(params, X, activation=activation, output=output)
     check_probability("dropout", dropout, "a dropout rate")
-    code = _norm_code(norm)
+    code = nm.norm_code(norm)
     normed = [l for l, p in enumerate(params) if p.gamma is not None]
     if code is not None and not normed:
         raise ValueError("norm needs layers that carry gamma and beta (see dlbook.normalization.add_norm)")
@@ -242,8 +221,7 @@ def forward(params: Sequence[Layer], X: ArrayLike, *, activation: Activation = S
         u, s = z, None
         if code is not None and p.gamma is not None:  # γ ⊙ ẑ + β, ẑ over the batch or over the units
             s = nm.batch_stats(z)
-            u = _pick(code, z, lambda: nm.batch_norm(z, p.gamma, p.beta, stats=fixed),
-                      lambda: nm.layer_norm(z, p.gamma, p.beta))
+            u = nm.normalize(code, z, p.gamma, p.beta, stats=fixed)
         a = f.f(u)
         if skip and a.shape == a_in.shape:
             a = a + residual * a_in  # identity shortcut: a^l = f(·) + r a^{l-1}

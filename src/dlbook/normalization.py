@@ -33,10 +33,10 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
-from dlbook._checks import as_array, check_ndim, check_positive, check_probability, check_scalar
+from dlbook._checks import as_array, check_choice, check_ndim, check_positive, check_probability, check_scalar, is_concrete
 
 __all__ = ["EPS", "Stats", "batch_stats", "batch_norm", "layer_norm", "batch_norm_backward", "layer_norm_backward",
-           "running_average", "add_norm", "covariate_shift", "along_gradient"]
+           "running_average", "add_norm", "covariate_shift", "along_gradient", "NORMS", "norm_code", "normalize"]
 
 EPS = 1e-5
 """The ``ε`` under the square root (the value of Ioffe & Szegedy's and of the common libraries)."""
@@ -134,6 +134,50 @@ def layer_norm(z: ArrayLike, gamma: ArrayLike, beta: ArrayLike, *, eps: ArrayLik
     """
     z, gamma = _check(z, gamma, beta, eps)
     return gamma * _normalize(z, 1, eps)[0] + beta
+
+
+NORMS = ("none", "batch", "layer")
+"""The normalizations :func:`dlbook.model.forward` knows, by code: ``1`` is ``"batch"``, ``2`` is ``"layer"``."""
+
+
+def norm_code(norm) -> int | Array | None:
+    """``None`` (no normalization), or the code of ``norm`` in :data:`NORMS` (an int, or a traced integer scalar).
+
+    Example:
+      >>> norm_code("layer"), norm_code(None), norm_code(1)
+      (2, None, 1)
+
+    Chapter: ``book/ch10_normalization_residual.ipynb``.
+    """
+    if norm is None:
+        return None
+    if isinstance(norm, str):
+        return NORMS.index(check_choice("norm", norm, NORMS))
+    norm = check_scalar("norm", norm, "() (a code 0, 1, 2 of NORMS; vmap over the caller for several)")
+    if not jnp.issubdtype(jnp.asarray(norm).dtype, jnp.integer):
+        raise TypeError(f"norm must be None, one of {NORMS} or an integer code, got dtype {jnp.asarray(norm).dtype}")
+    if is_concrete(norm) and int(norm) not in (0, 1, 2):
+        raise ValueError(f"norm must be a code 0, 1 or 2 (none, batch, layer), got {int(norm)}")
+    return int(norm) if is_concrete(norm) else norm
+
+
+def normalize(code, z: Array, gamma: Array, beta: Array, *, stats: Stats | None = None) -> Array:
+    """``z`` (code 0), :func:`batch_norm` (1) or :func:`layer_norm` (2) of ``z`` for a :func:`norm_code`.
+
+    A concrete code computes only its branch; a traced one (a sweep under ``vmap``) selects with ``where``.
+
+    Example:
+      >>> z = jnp.array([[1.0, 3.0], [3.0, 5.0]])
+      >>> normalize(2, z, jnp.ones(2), jnp.zeros(2)).round(3).tolist()          # each row: mean 0, variance 1
+      [[-1.0, 1.0], [-1.0, 1.0]]
+
+    Chapter: ``book/ch10_normalization_residual.ipynb``.
+    """
+    batch = lambda: batch_norm(z, gamma, beta, stats=stats)  # noqa: E731
+    layer = lambda: layer_norm(z, gamma, beta)  # noqa: E731
+    if is_concrete(code):
+        return z if code == 0 else batch() if code == 1 else layer()
+    return jnp.where(code == 1, batch(), jnp.where(code == 2, layer(), z))
 
 
 def _backward(g: ArrayLike, z: ArrayLike, gamma: ArrayLike, axis: int, eps: ArrayLike) -> tuple[Array, Array, Array]:
