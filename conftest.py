@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 # The kernels nbval starts compute with XLA's CPU code capped at AVX2, as `make` and tools/chapters.py do, so
-# that the stored numbers are those of every x86-64 machine (tools/chapters.py: PORTABLE_XLA_FLAG).
+# that no machine vectorizes wider than the one the references were stored on (tools/chapters.py: PORTABLE_XLA_FLAG).
 _spec = importlib.util.spec_from_file_location("dlbook_tools_chapters", Path(__file__).parent / "tools" / "chapters.py")
 _chapters = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_chapters)
