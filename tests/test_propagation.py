@@ -144,3 +144,19 @@ def test_deep_profile_equals_the_list_functions(act):
         P.deep_profile(net(sizes=(5, 6, 4, 3))[0], X, Y[:, :3], **kw)
     with pytest.raises(ValueError, match="tol must be >= 0"):
         P.deep_profile(params, X, Y, tol=-1.0, **kw)
+
+
+def test_signal_norms_are_exact_for_tiny_and_huge_signals():
+    # identity layers W = 1e-6·I: each layer multiplies the backward signal by exactly 1e-6, from ~1 down to ~1e-30 at
+    # the input; squaring such a float32 underflows (1e-60), but the norm itself is representable and must be measured
+    n, k = 4, 5
+    params = ([mlp.Layer(jnp.eye(n), jnp.zeros(n))] + [mlp.Layer(1e-6 * jnp.eye(n), jnp.zeros(n))] * k
+              + [mlp.Layer(jnp.eye(n), jnp.zeros(n))])
+    X, Y = jax.random.normal(jax.random.key(0), (3, n)), jnp.ones((3, n))
+    s = np.asarray(P.deep_profile(params, X, Y, activation=A.IDENTITY, output=A.IDENTITY).signal, np.float64)
+    assert np.all(np.isfinite(s)) and np.all(s > 0) and s[0] < 1e-28
+    np.testing.assert_allclose(s[:-1] / s[1:], [1.0] + [1e-6] * k, rtol=1e-4)
+    v = jnp.array([[3e-25, 4e-25], [0.0, 0.0]])                      # and huge ones would overflow when squared
+    np.testing.assert_allclose(P._rms_norm(v), 5e-25 / np.sqrt(2), rtol=1e-6)
+    np.testing.assert_allclose(P._rms_norm(jnp.array([[3e25, 4e25], [0.0, 0.0]])), 5e25 / np.sqrt(2), rtol=1e-6)
+    assert float(P._rms_norm(jnp.zeros((2, 3)))) == 0.0

@@ -67,8 +67,15 @@ class LayerStats(NamedTuple):
 
 
 def _rms_norm(v: Array) -> Array:
-    """Root mean square over the rows of the rows' Euclidean norms: ``√(mean_i ‖v_i‖²)``."""
-    return jnp.sqrt(jnp.mean(jnp.sum(v ** 2, axis=-1)))
+    """Root mean square over the rows of the rows' Euclidean norms: ``√(mean_i ‖v_i‖²)``, safe at any scale.
+
+    ``v`` is divided by ``m = max|v|`` before squaring and the result multiplied back by ``m``: squaring a
+    float32 below ``~1e-19`` (or above ``~1e19``) would under- (over-)flow although the norm itself is
+    representable, so the plain formula reports 0 (or ∞) for signals that are merely small (or large).
+    """
+    m = jnp.max(jnp.abs(v))
+    s = jnp.where((m > 0) & jnp.isfinite(m), m, jnp.ones_like(m))
+    return s * jnp.sqrt(jnp.mean(jnp.sum((v / s) ** 2, axis=-1)))
 
 
 def layer_gradients(params: Sequence[Layer], X: ArrayLike, Y: ArrayLike, *, activation: Activation = SIGMOID,
