@@ -28,7 +28,7 @@ from jax.typing import ArrayLike
 
 from dlbook import normalization as nm
 from dlbook import regularization as reg
-from dlbook._checks import as_array, check_choice, check_finite, check_int, check_key, check_probability, check_scalar, is_concrete
+from dlbook._checks import as_array, check_finite, check_int, check_key, check_probability, check_scalar, is_concrete
 from dlbook._numerics import dot
 from dlbook.activations import SIGMOID, Activation
 from dlbook.losses import HALF_SQUARED, Loss
